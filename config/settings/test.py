@@ -1,0 +1,18 @@
+"""Settings for pytest: fast hashing, in-memory mail, plain static storage."""
+
+from .base import *  # noqa: F403
+from .base import DATABASES
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-giftcast-not-for-any-deployment-0123456789"
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver", "[::1]"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Threads in concurrency tests must not leave persistent connections behind.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DEMO_DATA_ALLOWED = True
