@@ -25,3 +25,6 @@ STORAGES = {
 }
 
 DEMO_DATA_ALLOWED = True
+
+# collectstatic is for deployments; here whitenoise serves from the app folders.
+STATIC_ROOT = None

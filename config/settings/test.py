@@ -16,3 +16,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 DEMO_DATA_ALLOWED = True
+
+# collectstatic is for deployments; here whitenoise serves from the app folders.
+STATIC_ROOT = None

@@ -1,0 +1,63 @@
+"""Settings: production refuses to start insecurely and passes `check --deploy`; site pages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "k3J9x!vQ2m#pL8zR4tW7yB1nC6fH0dS5gA2eU9iO3kM7qX4wZ8vT1rY6uP0lN5jE",
+    "DJANGO_ALLOWED_HOSTS": "giftcast.example.com",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_production_check_deploy_reports_no_warnings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without(missing):
+    env = {k: v for k, v in PROD_ENV.items() if k != missing}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_production_refuses_wildcard_hosts():
+    result = _manage("check", env={**PROD_ENV, "DJANGO_ALLOWED_HOSTS": "*"})
+    assert result.returncode != 0
+    assert "no '*'" in result.stderr
+
+
+def test_production_refuses_demo_data():
+    result = _manage("seed_demo", env=PROD_ENV)
+    assert result.returncode != 0
+    assert "refuses" in result.stderr
+
+
+def test_local_settings_are_the_default_and_load_the_asgi_app():
+    code = (
+        "import os; os.environ.pop('DJANGO_SETTINGS_MODULE', None);"
+        "from config.asgi import application; from django.conf import settings;"
+        "print(settings.SETTINGS_MODULE, type(application).__name__, settings.PAYMENT_PROVIDER)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["config.settings.local", "ProtocolTypeRouter", "simulated"]

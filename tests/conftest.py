@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.accounts.factories import UserFactory
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # allauth keeps its rate-limit counters in the cache: start every test with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(password=PASSWORD)
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(password=PASSWORD)
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
