@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from allauth.account.adapter import DefaultAccountAdapter
 from django.core.exceptions import ValidationError
 
@@ -13,10 +15,8 @@ class AccountAdapter(DefaultAccountAdapter):
         user = super().save_user(request, user, form, commit=commit)
         handle = form.cleaned_data.get("handle")
         if commit and handle:
-            try:
+            # If someone took the handle between validation and save, the generated one
+            # stays; the profile page lets the user pick again.
+            with suppress(ValidationError):
                 profile_update(profile=user.profile, handle=handle)
-            except ValidationError:
-                # Someone took the handle between validation and save: keep the generated
-                # one; the profile page lets the user pick again.
-                pass
         return user

@@ -12,7 +12,11 @@ class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
     fk_name = "user"
-    readonly_fields = ("creator_exception", "creator_exception_granted_by", "creator_exception_granted_at")
+    readonly_fields = (
+        "creator_exception",
+        "creator_exception_granted_by",
+        "creator_exception_granted_at",
+    )
 
 
 @admin.register(User)
@@ -25,7 +29,10 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [ProfileInline]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
@@ -52,11 +59,25 @@ class FollowerCountFilter(admin.SimpleListFilter):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ("handle", "display_name", "user", "country", "birth_date", "follower_total", "creator_exception")
+    list_display = (
+        "handle",
+        "display_name",
+        "user",
+        "country",
+        "birth_date",
+        "follower_total",
+        "creator_exception",
+    )
     list_filter = ("creator_exception", FollowerCountFilter, "country")
     search_fields = ("handle", "display_name", "user__email")
     list_select_related = ("user",)
-    readonly_fields = ("creator_exception", "creator_exception_granted_by", "creator_exception_granted_at", "created_at", "updated_at")
+    readonly_fields = (
+        "creator_exception",
+        "creator_exception_granted_by",
+        "creator_exception_granted_at",
+        "created_at",
+        "updated_at",
+    )
     actions = ["grant_creator_exception", "revoke_creator_exception"]
 
     def get_queryset(self, request):
@@ -70,19 +91,32 @@ class ProfileAdmin(admin.ModelAdmin):
     def grant_creator_exception(self, request, queryset):
         for profile in queryset:
             services.creator_exception_set(profile=profile, granted=True, by=request.user)
-        self.message_user(request, f"Granted the creator exception to {queryset.count()} profile(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Granted the creator exception to {queryset.count()} profile(s).",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Revoke the creator exception")
     def revoke_creator_exception(self, request, queryset):
         for profile in queryset:
             services.creator_exception_set(profile=profile, granted=False, by=request.user)
-        self.message_user(request, f"Revoked the creator exception of {queryset.count()} profile(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Revoked the creator exception of {queryset.count()} profile(s).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Follow)
 class FollowAdmin(admin.ModelAdmin):
     list_display = ("follower", "followee", "created_at")
-    search_fields = ("follower__email", "follower__profile__handle", "followee__email", "followee__profile__handle")
+    search_fields = (
+        "follower__email",
+        "follower__profile__handle",
+        "followee__email",
+        "followee__profile__handle",
+    )
     list_filter = ("created_at",)
     list_select_related = ("follower", "followee")
     raw_id_fields = ("follower", "followee")

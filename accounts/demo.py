@@ -72,7 +72,9 @@ def _ensure_followers(count: int) -> list[int]:
         [User(email=email, password=unusable) for email in emails if email not in existing]
     )
     users = dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
-    with_profile = set(Profile.objects.filter(user_id__in=users.values()).values_list("user_id", flat=True))
+    with_profile = set(
+        Profile.objects.filter(user_id__in=users.values()).values_list("user_id", flat=True)
+    )
     Profile.objects.bulk_create(
         [
             Profile(user_id=pk, handle=email.split("@")[0], display_name=f"Follower {email[8:12]}")

@@ -43,7 +43,9 @@ class ProfileForm(forms.ModelForm):
         widgets = {
             "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "bio": forms.Textarea(attrs={"rows": 3}),
-            "avatar": forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}),
+            "avatar": forms.ClearableFileInput(
+                attrs={"accept": "image/png,image/jpeg,image/webp,image/gif"}
+            ),
         }
 
     def __init__(self, *args, **kwargs):

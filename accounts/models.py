@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser, UserManager as DjangoUserManager
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -62,15 +63,19 @@ def avatar_upload_to(instance: Profile, filename: str) -> str:
 
 class Profile(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
-    handle = models.CharField(max_length=24, unique=True, validators=[validate_handle],
-                              help_text=HANDLE_HELP)
+    handle = models.CharField(
+        max_length=24, unique=True, validators=[validate_handle], help_text=HANDLE_HELP
+    )
     display_name = models.CharField(max_length=50, blank=True)
-    avatar = models.ImageField(upload_to=avatar_upload_to, blank=True,
-                               validators=[validate_avatar])
+    avatar = models.ImageField(upload_to=avatar_upload_to, blank=True, validators=[validate_avatar])
     bio = models.CharField(max_length=300, blank=True)
     birth_date = models.DateField(null=True, blank=True)
-    country = models.CharField(max_length=2, blank=True, validators=[validate_country],
-                               help_text="ISO 3166 country code; sets the currency you pay in.")
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_country],
+        help_text="ISO 3166 country code; sets the currency you pay in.",
+    )
     creator_exception = models.BooleanField(
         default=False,
         help_text="Staff-granted: may go live and be paid without meeting the follower minimum.",

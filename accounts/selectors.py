@@ -140,4 +140,3 @@ def creator_eligibility(*, user: User, today: dt.date | None = None) -> Eligibil
         exception=profile.creator_exception,
         requirements=requirements,
     )
-

@@ -42,7 +42,9 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Profile saved.")
             return redirect(profile)
-    return render(request, "accounts/profile_edit.html", {"form": form}, status=400 if form.errors else 200)
+    return render(
+        request, "accounts/profile_edit.html", {"form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required

@@ -51,7 +51,10 @@ def add_followers(user: User, count: int) -> None:
     start = User.objects.count()
     unusable = make_password(None)
     followers = User.objects.bulk_create(
-        [User(email=f"bulk{start + n}-{user.pk}@example.invalid", password=unusable) for n in range(count)]
+        [
+            User(email=f"bulk{start + n}-{user.pk}@example.invalid", password=unusable)
+            for n in range(count)
+        ]
     )
     Follow.objects.bulk_create([Follow(follower=f, followee=user) for f in followers])
 

@@ -18,7 +18,9 @@ def staff_client(client):
     return client
 
 
-@pytest.mark.parametrize("url", ["/admin/accounts/user/", "/admin/accounts/profile/", "/admin/accounts/follow/"])
+@pytest.mark.parametrize(
+    "url", ["/admin/accounts/user/", "/admin/accounts/profile/", "/admin/accounts/follow/"]
+)
 def test_admin_lists_render_with_search(staff_client, url):
     UserFactory.create_batch(3)
     assert staff_client.get(url, {"q": "example"}).status_code == 200

@@ -24,7 +24,18 @@ def _png(size=(64, 64), color=(255, 0, 0)) -> bytes:
 
 @pytest.mark.parametrize(
     "handle",
-    ["ab", "Has Space", "-dash", "trailing.", "dou..ble", "émoji", "x" * 25, ".lead", "admin", "live"],
+    [
+        "ab",
+        "Has Space",
+        "-dash",
+        "trailing.",
+        "dou..ble",
+        "émoji",
+        "x" * 25,
+        ".lead",
+        "admin",
+        "live",
+    ],
 )
 def test_malformed_or_reserved_handles_are_refused(user, handle):
     before = user.profile.handle
@@ -50,7 +61,8 @@ def test_duplicate_handle_is_refused_on_the_edit_page(user_client, other_user):
 def test_rejected_edit_changes_nothing(user_client, user):
     before = Profile.objects.get(user=user)
     response = user_client.post(
-        "/accounts/profile/", {"handle": "ok.handle", "display_name": "New", "birth_date": "2999-01-01"}
+        "/accounts/profile/",
+        {"handle": "ok.handle", "display_name": "New", "birth_date": "2999-01-01"},
     )
     assert response.status_code == 400
     assert "can&#x27;t be in the future" in response.content.decode()
@@ -61,7 +73,13 @@ def test_rejected_edit_changes_nothing(user_client, user):
 def test_edit_profile_saves_and_redirects(user_client, user):
     response = user_client.post(
         "/accounts/profile/",
-        {"handle": "new.me", "display_name": "New Me", "bio": "hi", "birth_date": "2000-05-01", "country": "GB"},
+        {
+            "handle": "new.me",
+            "display_name": "New Me",
+            "bio": "hi",
+            "birth_date": "2000-05-01",
+            "country": "GB",
+        },
     )
     assert response.status_code == 302
     assert response["Location"] == "/@new.me/"
@@ -75,7 +93,9 @@ def test_unknown_country_is_refused(user):
         profile_update(profile=user.profile, country="XX")
 
 
-@pytest.mark.parametrize(("country", "currency"), [("US", "USD"), ("KR", "KRW"), ("IN", "INR"), ("", "USD")])
+@pytest.mark.parametrize(
+    ("country", "currency"), [("US", "USD"), ("KR", "KRW"), ("IN", "INR"), ("", "USD")]
+)
 def test_preferred_currency_follows_country(user, country, currency):
     profile_update(profile=user.profile, country=country)
     assert user.profile.preferred_currency == currency
@@ -93,7 +113,9 @@ def test_avatar_upload_is_accepted(user_client, user):
 def test_oversize_avatar_is_refused(user_client, user, settings):
     settings.AVATAR_MAX_BYTES = 1000
     avatar = SimpleUploadedFile("big.png", _png(size=(400, 400), color=(1, 2, 3)) + b"\0" * 2000)
-    response = user_client.post("/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar})
+    response = user_client.post(
+        "/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar}
+    )
     assert response.status_code == 400
     assert "the limit is 1000" in response.content.decode()
     assert not Profile.objects.get(user=user).avatar
@@ -101,7 +123,9 @@ def test_oversize_avatar_is_refused(user_client, user, settings):
 
 def test_non_image_avatar_is_refused(user_client, user):
     avatar = SimpleUploadedFile("evil.png", b"<?php echo 'hi'; ?>", content_type="image/png")
-    response = user_client.post("/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar})
+    response = user_client.post(
+        "/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar}
+    )
     assert response.status_code == 400
     assert not Profile.objects.get(user=user).avatar
 
@@ -129,7 +153,9 @@ def test_missing_profile_page_is_a_real_404(client):
     assert "Nothing here" in response.content.decode()
 
 
-def test_profile_page_query_count_does_not_grow_with_followers(client, django_assert_max_num_queries):
+def test_profile_page_query_count_does_not_grow_with_followers(
+    client, django_assert_max_num_queries
+):
     star = UserFactory()
     for fan in UserFactory.create_batch(5):
         fan.following_set.create(followee=star)

@@ -36,5 +36,7 @@ def test_seed_demo_refuses_without_permission(settings):
 
 def test_demo_login_works(client):
     call_command("seed_demo")
-    response = client.post("/accounts/login/", {"login": "fan@example.com", "password": "giftcast-demo"})
+    response = client.post(
+        "/accounts/login/", {"login": "fan@example.com", "password": "giftcast-demo"}
+    )
     assert response.status_code == 302

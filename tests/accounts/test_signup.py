@@ -13,7 +13,12 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-SIGNUP = {"email": "new@example.com", "handle": "new.fan", "password1": PASSWORD, "password2": PASSWORD}
+SIGNUP = {
+    "email": "new@example.com",
+    "handle": "new.fan",
+    "password1": PASSWORD,
+    "password2": PASSWORD,
+}
 
 
 def _link(message) -> str:
@@ -92,7 +97,9 @@ def test_password_reset_sends_a_working_link(client, user):
     reset_path = _link(mail.outbox[-1])
     response = client.get(reset_path, follow=True)
     form_path = response.redirect_chain[-1][0] if response.redirect_chain else reset_path
-    response = client.post(form_path, {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"})
+    response = client.post(
+        form_path, {"password1": "a-brand-new-pass-42", "password2": "a-brand-new-pass-42"}
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("a-brand-new-pass-42")

@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(config, items):
     if Path(CHROMIUM).exists():
         return
     if os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI=true but no browser at {CHROMIUM}: .ci/run must install chromium")
+        raise pytest.UsageError(
+            f"CI=true but no browser at {CHROMIUM}: .ci/run must install chromium"
+        )
     skip = pytest.mark.skip(
         reason=f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
     )

@@ -21,8 +21,10 @@ class Command(BaseCommand):
             if person.email not in {"fan@example.com", "creator@example.com", "staff@example.com"}:
                 continue
             user = people[person.email]
-            role = "staff (admin at /admin/)" if person.staff else (
-                "creator" if person.creator else "fan"
+            role = (
+                "staff (admin at /admin/)"
+                if person.staff
+                else ("creator" if person.creator else "fan")
             )
             extra = ""
             if person.creator:
