@@ -1,0 +1,32 @@
+"""Domain errors of the wallet; each message is what a person should read."""
+
+
+class WalletError(Exception):
+    code = "wallet_error"
+
+
+class LedgerError(WalletError):
+    """A programming error: an unbalanced or malformed transaction."""
+
+    code = "ledger_error"
+
+
+class InsufficientFunds(WalletError):
+    code = "insufficient_funds"
+
+
+class AccountFrozen(WalletError):
+    code = "wallet_frozen"
+
+
+class IdempotencyConflict(WalletError):
+    code = "idempotency_conflict"
+
+
+UNBALANCED = "Entries of {unit} sum to {total}, not zero."
+TOO_FEW_ENTRIES = "A transaction needs at least two entries."
+ZERO_ENTRY = "An entry cannot move zero."
+INSUFFICIENT_COINS = "Not enough coins: you have {balance:,} and this needs {needed:,}."
+INSUFFICIENT = "Not enough {unit}: {balance:,} available, {needed:,} needed."
+FROZEN = "This wallet is frozen while staff review it. Contact support."
+KEY_REUSED = "This request key was already used for a different request."

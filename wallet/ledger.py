@@ -1,0 +1,270 @@
+"""The ledger's one way to move value: `transaction_post`, plus balances, roll-up and audit.
+
+Every movement of coins or diamonds is a Transaction with entries that sum to zero per unit.
+Balances of cached accounts (fans' coin wallets) change in the same database transaction as
+their entries, through a conditional UPDATE that refuses to go below zero. Receive-only
+accounts are never updated per transaction (no hot rows): their balance is derived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Q, Sum
+
+from . import exceptions as errors
+from .models import (
+    CACHED_PURPOSES,
+    NON_NEGATIVE_PURPOSES,
+    SYSTEM_PURPOSES,
+    USER_PURPOSES,
+    Account,
+    Entry,
+    Purpose,
+    Transaction,
+)
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount: int
+
+
+def account_get(*, owner=None, purpose: Purpose) -> Account:
+    """The account of `owner` (a user, or None for the system) for `purpose`, created on first use."""
+    units = USER_PURPOSES if owner is not None else SYSTEM_PURPOSES
+    if purpose not in units:
+        raise errors.LedgerError(f"{purpose} is not a {'user' if owner else 'system'} account")
+    lookup = {"owner": owner, "unit": units[purpose], "purpose": purpose}
+    try:
+        return Account.objects.get(**lookup)
+    except Account.DoesNotExist:
+        pass
+    try:
+        with transaction.atomic():
+            return Account.objects.create(**lookup)
+    except IntegrityError:
+        # Created by a concurrent request between our read and insert.
+        return Account.objects.get(**lookup)
+
+
+def _fingerprint(kind: str, legs: Sequence[Leg], reference: str) -> str:
+    body = json.dumps(
+        [kind, reference, sorted((leg.account.pk, leg.amount) for leg in legs)],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _validate(legs: Sequence[Leg]) -> None:
+    if len(legs) < 2:
+        raise errors.LedgerError(errors.TOO_FEW_ENTRIES)
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+            raise errors.LedgerError(f"Amounts are integers, not {type(leg.amount).__name__}.")
+        if leg.amount == 0:
+            raise errors.LedgerError(errors.ZERO_ENTRY)
+        totals[leg.account.unit] += leg.amount
+    for unit, total in totals.items():
+        if total:
+            raise errors.LedgerError(errors.UNBALANCED.format(unit=unit, total=total))
+
+
+def derived_balance(account: Account) -> int:
+    since = (
+        Entry.objects.filter(account=account, id__gt=account.settled_through).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or 0
+    )
+    return account.settled_balance + since
+
+
+def account_balance(account: Account) -> int:
+    """The balance of `account` as committed now (re-read from the database)."""
+    if account.purpose in CACHED_PURPOSES:
+        return Account.objects.values_list("balance", flat=True).get(pk=account.pk)
+    account = Account.objects.get(pk=account.pk)
+    return derived_balance(account)
+
+
+def _debit_cached(leg: Leg, *, check_frozen: bool) -> None:
+    account = leg.account
+    rows = Account.objects.filter(pk=account.pk)
+    if leg.amount < 0:
+        rows = rows.filter(balance__gte=-leg.amount)
+        if check_frozen:
+            rows = rows.filter(frozen=False)
+    if rows.update(balance=F("balance") + leg.amount) == 1:
+        return
+    current = Account.objects.get(pk=account.pk)
+    if check_frozen and current.frozen:
+        raise errors.AccountFrozen(errors.FROZEN)
+    raise errors.InsufficientFunds(
+        errors.INSUFFICIENT_COINS.format(balance=current.balance, needed=-leg.amount)
+        if current.unit == "COIN"
+        else errors.INSUFFICIENT.format(
+            unit="diamonds", balance=current.balance, needed=-leg.amount
+        )
+    )
+
+
+def _debit_derived(leg: Leg, *, check_frozen: bool) -> None:
+    # Rare (payout requests, clawbacks): lock the owner's row and check the derived balance.
+    account = Account.objects.select_for_update().get(pk=leg.account.pk)
+    if check_frozen and account.frozen:
+        raise errors.AccountFrozen(errors.FROZEN)
+    if account.purpose in NON_NEGATIVE_PURPOSES:
+        balance = derived_balance(account)
+        if balance + leg.amount < 0:
+            unit = "coins" if account.unit == "COIN" else "diamonds"
+            raise errors.InsufficientFunds(
+                errors.INSUFFICIENT.format(unit=unit, balance=balance, needed=-leg.amount)
+            )
+
+
+def transaction_post(
+    *,
+    kind: str,
+    idempotency_key: str,
+    legs: Sequence[Leg],
+    reference: str = "",
+    memo: str = "",
+    created_by=None,
+    check_frozen: bool = True,
+) -> Transaction:
+    """Post one balanced transaction, exactly once per `idempotency_key`.
+
+    Repeating a key with the same request returns the first transaction (`replayed` is set)
+    and moves nothing; the same key with a different request raises IdempotencyConflict.
+    Raises InsufficientFunds or AccountFrozen, and changes nothing, when a user account would
+    go below zero or is frozen (debits only; credits to a frozen account are allowed).
+    """
+    _validate(legs)
+    fingerprint = _fingerprint(kind, legs, reference)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                txn = Transaction.objects.create(
+                    kind=kind,
+                    idempotency_key=idempotency_key,
+                    fingerprint=fingerprint,
+                    reference=reference,
+                    memo=memo[:300],
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            existing = Transaction.objects.get(idempotency_key=idempotency_key)
+            if existing.fingerprint != fingerprint:
+                raise errors.IdempotencyConflict(errors.KEY_REUSED) from None
+            existing.replayed = True
+            return existing
+        # A stable order over the rows we change means two transactions never wait on each
+        # other in opposite orders (no deadlocks).
+        for leg in sorted(legs, key=lambda leg: leg.account.pk):
+            user_owned = leg.account.owner_id is not None
+            if leg.account.purpose in CACHED_PURPOSES:
+                _debit_cached(leg, check_frozen=check_frozen and user_owned)
+            elif leg.amount < 0 and user_owned:
+                _debit_derived(leg, check_frozen=check_frozen)
+        Entry.objects.bulk_create(
+            [Entry(transaction=txn, account=leg.account, amount=leg.amount) for leg in legs]
+        )
+    txn.replayed = False
+    return txn
+
+
+@transaction.atomic(durable=True)
+def ledger_rollup() -> int:
+    """Fold the entries of derived accounts into their settled balance; returns accounts touched.
+
+    On PostgreSQL a SHARE lock on the entry table waits for every in-flight writer to commit
+    and holds new ones for the moment this takes, so no entry below the new watermark can
+    appear later. SQLite runs one writer at a time anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE MODE")
+    through = Entry.objects.aggregate(top=Max("id"))["top"] or 0
+    sums = (
+        Entry.objects.filter(id__gt=F("account__settled_through"), id__lte=through)
+        .exclude(account__purpose__in=CACHED_PURPOSES)
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+    )
+    touched = 0
+    for row in sums:
+        Account.objects.filter(pk=row["account_id"]).update(
+            settled_balance=F("settled_balance") + row["total"], settled_through=through
+        )
+        touched += 1
+    return touched
+
+
+@dataclass
+class AuditReport:
+    transactions: int = 0
+    entries: int = 0
+    accounts: int = 0
+    problems: list[str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def ledger_audit() -> AuditReport:
+    """Recompute every balance from its entries and check every transaction balances."""
+    report = AuditReport(problems=[])
+    report.transactions = Transaction.objects.count()
+    report.entries = Entry.objects.count()
+    report.accounts = Account.objects.count()
+
+    unbalanced = (
+        Entry.objects.values("transaction_id", "account__unit")
+        .annotate(total=Sum("amount"))
+        .exclude(total=0)
+        .order_by("transaction_id")
+    )
+    for row in unbalanced:
+        report.problems.append(
+            f"transaction {row['transaction_id']}: {row['account__unit']} entries sum to {row['total']}"
+        )
+    short = Transaction.objects.annotate(n=Count("entries")).filter(n__lt=2)
+    for txn_id in short.values_list("pk", flat=True):
+        report.problems.append(f"transaction {txn_id}: fewer than two entries")
+
+    for account in Account.objects.annotate(
+        total=Sum("entries__amount"),
+        settled_total=Sum("entries__amount", filter=Q(entries__id__lte=F("settled_through"))),
+    ).order_by("pk"):
+        total = account.total or 0
+        if account.purpose in CACHED_PURPOSES:
+            if account.balance != total:
+                report.problems.append(
+                    f"account {account.pk} ({account}): cached balance {account.balance}, entries sum to {total}"
+                )
+            shown = account.balance
+        else:
+            settled = account.settled_total or 0
+            if account.settled_balance != settled or account.balance != 0:
+                report.problems.append(
+                    f"account {account.pk} ({account}): settled {account.settled_balance} through "
+                    f"entry {account.settled_through}, entries to there sum to {settled}"
+                )
+            shown = total
+        if account.owner_id and account.purpose in NON_NEGATIVE_PURPOSES and shown < 0:
+            report.problems.append(f"account {account.pk} ({account}): negative balance {shown}")
+    return report
+
+
+def legs(*pairs: Iterable) -> list[Leg]:
+    """Shorthand: legs((account, amount), …)."""
+    return [Leg(account=account, amount=amount) for account, amount in pairs]
