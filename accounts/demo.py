@@ -85,6 +85,11 @@ def _ensure_followers(count: int) -> list[int]:
     return list(users.values())
 
 
+def seed(context: dict) -> None:
+    """seed_demo's accounts step: puts `people` (email -> User) into the shared context."""
+    context["people"] = seed_people()
+
+
 @transaction.atomic
 def seed_people() -> dict[str, User]:
     people = {person.email: _ensure_person(person) for person in PEOPLE}

@@ -27,7 +27,9 @@ def profile_detail(request: HttpRequest, handle: str) -> HttpResponse:
 def profile_edit(request: HttpRequest) -> HttpResponse:
     # A copy, so a rejected form never shows its bad values in the page chrome.
     instance = Profile.objects.get(user=request.user)
-    form = ProfileForm(request.POST or None, request.FILES or None, instance=instance)
+    form = ProfileForm(
+        *((request.POST, request.FILES) if request.method == "POST" else ()), instance=instance
+    )
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         avatar = fields.pop("avatar")

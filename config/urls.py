@@ -14,6 +14,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("wallet/", include("wallet.urls")),
     path("", include("accounts.urls")),
 ]
 if settings.DEBUG:

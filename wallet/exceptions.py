@@ -30,3 +30,24 @@ INSUFFICIENT_COINS = "Not enough coins: you have {balance:,} and this needs {nee
 INSUFFICIENT = "Not enough {unit}: {balance:,} available, {needed:,} needed."
 FROZEN = "This wallet is frozen while staff review it. Contact support."
 KEY_REUSED = "This request key was already used for a different request."
+
+
+class RechargeError(WalletError):
+    code = "recharge_error"
+
+
+class RetryLater(WalletError):
+    """A lock could not be taken in time: the caller should retry (webhooks answer 503)."""
+
+    code = "retry_later"
+
+
+class IllegalTransition(WalletError):
+    code = "illegal_transition"
+
+
+PACKAGE_UNAVAILABLE = "That coin package is not available."
+NOT_PRICED = "Coins are not sold in {currency} yet."
+CUSTOM_RANGE = "Choose between {low:,} and {high:,} coins."
+RECHARGE_FROZEN = "Your wallet is frozen while staff review it, so you can't buy coins right now."
+PROVIDER_DOWN = "The payment service could not start your checkout. Nothing was charged; try again."

@@ -185,13 +185,14 @@ def transaction_post(
 def ledger_rollup() -> int:
     """Fold the entries of derived accounts into their settled balance; returns accounts touched.
 
-    On PostgreSQL a SHARE lock on the entry table waits for every in-flight writer to commit
-    and holds new ones for the moment this takes, so no entry below the new watermark can
-    appear later. SQLite runs one writer at a time anyway.
+    On PostgreSQL a SHARE ROW EXCLUSIVE lock on the entry table waits for every in-flight
+    writer to commit and holds new ones for the moment this takes, so no entry below the new
+    watermark can appear later; the mode also conflicts with itself, so two roll-ups never
+    fold the same entries twice. SQLite runs one writer at a time anyway.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE MODE")
+            cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
     through = Entry.objects.aggregate(top=Max("id"))["top"] or 0
     sums = (
         Entry.objects.filter(id__gt=F("account__settled_through"), id__lte=through)

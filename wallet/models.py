@@ -79,13 +79,13 @@ class Account(models.Model):
                 name="wallet_account_system_unit_purpose",
             ),
             models.CheckConstraint(
-                condition=Q(owner__isnull=True) | ~Q(purpose__in=[p.value for p in NON_NEGATIVE_PURPOSES])
+                condition=Q(owner__isnull=True) | ~Q(purpose__in=sorted(p.value for p in NON_NEGATIVE_PURPOSES))
                 | Q(balance__gte=0),
                 name="wallet_account_user_balance_non_negative",
             ),
             models.CheckConstraint(
-                condition=Q(owner__isnull=True, purpose__in=[p.value for p in SYSTEM_PURPOSES])
-                | Q(owner__isnull=False, purpose__in=[p.value for p in USER_PURPOSES]),
+                condition=Q(owner__isnull=True, purpose__in=sorted(p.value for p in SYSTEM_PURPOSES))
+                | Q(owner__isnull=False, purpose__in=sorted(p.value for p in USER_PURPOSES)),
                 name="wallet_account_owner_matches_purpose",
             ),
         ]  # fmt: skip
@@ -148,3 +148,188 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount:+d} on {self.account_id}"
+
+
+# ---------------------------------------------------------------------------- catalogue
+
+
+class CoinPackage(models.Model):
+    coins = models.PositiveIntegerField()
+    bonus_coins = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "coins"]
+        constraints = [
+            models.CheckConstraint(condition=Q(coins__gt=0), name="wallet_package_coins_positive"),
+            models.UniqueConstraint(fields=["coins", "bonus_coins"], name="wallet_package_unique"),
+        ]
+
+    def __str__(self) -> str:
+        bonus = f" + {self.bonus_coins:,} bonus" if self.bonus_coins else ""
+        return f"{self.coins:,} coins{bonus}"
+
+    @property
+    def total_coins(self) -> int:
+        return self.coins + self.bonus_coins
+
+
+class Price(models.Model):
+    """What a package costs in one currency, in that currency's minor units (ISO 4217)."""
+
+    package = models.ForeignKey(CoinPackage, on_delete=models.CASCADE, related_name="prices")
+    currency = models.CharField(max_length=3)
+    amount_minor = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["package", "currency"], name="wallet_price_unique"),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="wallet_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package}: {self.amount_minor} {self.currency} (minor units)"
+
+
+# ---------------------------------------------------------------------------- recharges
+
+
+class RechargeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+    REFUNDED = "refunded", "Refunded"
+    DISPUTED = "disputed", "Disputed"
+
+
+RECHARGE_TRANSITIONS: dict[str, set[str]] = {
+    RechargeStatus.PENDING: {RechargeStatus.PAID, RechargeStatus.FAILED, RechargeStatus.EXPIRED},
+    RechargeStatus.PAID: {RechargeStatus.REFUNDED, RechargeStatus.DISPUTED},
+    RechargeStatus.DISPUTED: {RechargeStatus.REFUNDED},
+    RechargeStatus.FAILED: set(),
+    RechargeStatus.EXPIRED: set(),
+    RechargeStatus.REFUNDED: set(),
+}
+
+
+class Recharge(models.Model):
+    """A fan buying coins: a snapshot of what was offered, and what became of it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="recharges"
+    )
+    package = models.ForeignKey(CoinPackage, null=True, blank=True, on_delete=models.PROTECT)
+    coins = models.PositiveIntegerField()
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    provider = models.CharField(max_length=20)
+    provider_session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(
+        max_length=10, choices=RechargeStatus.choices, default=RechargeStatus.PENDING
+    )
+    needs_review = models.BooleanField(
+        default=False, help_text="Something did not match; staff must look."
+    )
+    review_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(coins__gt=0), name="wallet_recharge_coins_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="wallet_recharge_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recharge #{self.pk}: {self.coins:,} coins ({self.status})"
+
+    @property
+    def ledger_key(self) -> str:
+        return f"recharge:{self.pk}"
+
+
+class RechargeStatusChange(models.Model):
+    recharge = models.ForeignKey(Recharge, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=10, choices=RechargeStatus.choices)
+    to_status = models.CharField(max_length=10, choices=RechargeStatus.choices)
+    note = models.CharField(max_length=300, blank=True)
+    event_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class WebhookEventStatus(models.TextChoices):
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored"
+    REVIEW = "review", "Needs review"
+
+
+class WebhookEvent(models.Model):
+    """Each verified payment-provider event, once (its id is unique): redeliveries are no-ops."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=WebhookEventStatus.choices)
+    note = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+# ---------------------------------------------------------------------------- spending limits
+
+
+class LimitKind(models.TextChoices):
+    PER_RECHARGE = "per_recharge", "Per recharge"
+    DAILY = "daily", "Per 24 hours"
+    MONTHLY = "monthly", "Per 30 days"
+
+
+class SpendingLimit(models.Model):
+    """A cap a fan sets on their own recharges, in their currency's minor units.
+
+    Lowering takes effect at once; raising (or removing) only after a cooling-off period,
+    held in the pending_* fields until `pending_from`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spending_limits"
+    )
+    kind = models.CharField(max_length=12, choices=LimitKind.choices)
+    currency = models.CharField(max_length=3)
+    amount_minor = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    pending_amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    pending_from = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="wallet_limit_user_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} limit of user {self.user_id}"
+
+    def effective_amount(self, now) -> int | None:
+        if self.pending_from is not None and self.pending_from <= now:
+            return self.pending_amount_minor
+        return self.amount_minor

@@ -246,3 +246,8 @@ if not PAYMENT_PROVIDER:
 
 # seed_demo writes well-known passwords: only the embedded default and tests allow it.
 DEMO_DATA_ALLOWED = False
+
+RECHARGE_CUSTOM_MIN_COINS = env.int("RECHARGE_CUSTOM_MIN_COINS", default=30)
+RECHARGE_CUSTOM_MAX_COINS = env.int("RECHARGE_CUSTOM_MAX_COINS", default=200_000)
+# Point the real stripe library somewhere else (a fake of Stripe's API in tests).
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")

@@ -32,3 +32,31 @@ def gift_legs(fan, creator, coins: int, diamonds: int):
             (account_get(owner=creator, purpose=Purpose.EARNINGS), diamonds),
         ]
     return legs(*pairs)
+
+
+def signed(
+    event: dict, *, secret: str | None = None, timestamp: int | None = None
+) -> tuple[bytes, str]:
+    """A webhook body and its Stripe-Signature header."""
+    import json
+
+    from wallet.payments import sign_payload
+
+    payload = json.dumps(event)
+    return payload.encode(), sign_payload(payload, secret=secret, timestamp=timestamp)
+
+
+def session_event(
+    recharge, *, event_id: str, type: str = "checkout.session.completed", **overrides
+) -> dict:
+    obj = {
+        "id": recharge.provider_session_id,
+        "object": "checkout.session",
+        "amount_total": recharge.amount_minor,
+        "currency": recharge.currency.lower(),
+        "payment_status": "paid",
+        "payment_intent": f"pi_{recharge.pk}",
+        "client_reference_id": str(recharge.pk),
+    }
+    obj.update(overrides)
+    return {"id": event_id, "object": "event", "type": type, "data": {"object": obj}}

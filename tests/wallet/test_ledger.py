@@ -225,7 +225,7 @@ def _run_threads(n: int, target) -> list:
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_racing_debits_never_overdraw():
     fan, creator = UserFactory(), UserFactory()
     fund(fan, 40)
@@ -238,7 +238,7 @@ def test_racing_debits_never_overdraw():
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_same_key_from_ten_threads_posts_once():
     fan, creator = UserFactory(), UserFactory()
     fund(fan, 100)
@@ -250,7 +250,7 @@ def test_same_key_from_ten_threads_posts_once():
 
 
 @postgres_only
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_rollup_racing_gifts_loses_nothing():
     fan, creator = UserFactory(), UserFactory()
     fund(fan, 400)

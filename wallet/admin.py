@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from .exceptions import WalletError
+from .ledger import account_balance
+from .models import (
+    Account,
+    CoinPackage,
+    Entry,
+    Price,
+    Recharge,
+    RechargeStatusChange,
+    SpendingLimit,
+    Transaction,
+    Unit,
+    WebhookEvent,
+)
+from .services import adjustment_post, wallet_unfreeze
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The ledger is append-only: staff look, and correct only through an adjustment."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    fields = ("account", "amount")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "reference", "memo", "created_by", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("idempotency_key", "reference", "memo")
+    date_hierarchy = "created_at"
+    inlines = [EntryInline]
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "transaction", "account", "amount")
+    list_select_related = ("transaction", "account")
+    search_fields = ("account__owner__email", "transaction__reference")
+    raw_id_fields = ("transaction", "account")
+
+
+class AdjustmentForm(forms.Form):
+    email = forms.EmailField(label="User's email")
+    unit = forms.ChoiceField(choices=Unit.choices)
+    amount = forms.IntegerField(help_text="Positive credits the user; negative debits them.")
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required. Shown in the ledger and the user's statement.",
+    )
+    key = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_email(self):
+        user = get_user_model().objects.filter(email__iexact=self.cleaned_data["email"]).first()
+        if user is None:
+            raise forms.ValidationError("No user with that email.")
+        self.cleaned_data["user"] = user
+        return self.cleaned_data["email"]
+
+    def clean_amount(self):
+        if self.cleaned_data["amount"] == 0:
+            raise forms.ValidationError("Adjust by a non-zero amount.")
+        return self.cleaned_data["amount"]
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A reason is required.")
+        return reason
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("id", "owner", "unit", "purpose", "current_balance", "frozen")
+    list_filter = ("unit", "purpose", "frozen")
+    search_fields = ("owner__email", "owner__profile__handle")
+    list_select_related = ("owner",)
+    readonly_fields = (
+        "owner",
+        "unit",
+        "purpose",
+        "balance",
+        "settled_balance",
+        "settled_through",
+        "frozen",
+        "frozen_reason",
+    )
+    actions = ["unfreeze"]
+    change_list_template = "admin/wallet/account/change_list.html"
+
+    @admin.display(description="Balance")
+    def current_balance(self, obj: Account) -> int:
+        return account_balance(obj)
+
+    @admin.action(description="Unfreeze the selected wallets (after review)")
+    def unfreeze(self, request, queryset):
+        for account in queryset.filter(frozen=True).select_related("owner"):
+            wallet_unfreeze(user=account.owner, staff=request.user, note="admin action")
+        self.message_user(request, "Unfrozen.", messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path(
+                "adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="wallet_account_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request):
+        if not request.user.has_perm("wallet.add_transaction") and not request.user.is_superuser:
+            raise PermissionDenied
+        form = AdjustmentForm(
+            request.POST if request.method == "POST" else None,
+            initial={"key": f"adjustment:{uuid.uuid4()}"},
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                txn = adjustment_post(
+                    owner=data["user"],
+                    unit=data["unit"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    staff=request.user,
+                    key=data["key"],
+                )
+            except WalletError as exc:
+                form.add_error(None, str(exc))
+            else:
+                note = " (already posted: this form was sent twice)" if txn.replayed else ""
+                self.message_user(request, f"Posted adjustment #{txn.pk}{note}.", messages.SUCCESS)
+                return redirect(reverse("admin:wallet_transaction_change", args=[txn.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": "Adjust a balance",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/wallet/account/adjust.html", context)
+
+
+class PriceInline(admin.TabularInline):
+    model = Price
+    extra = 1
+
+
+@admin.register(CoinPackage)
+class CoinPackageAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "coins", "bonus_coins", "active", "sort_order")
+    list_editable = ("active", "sort_order")
+    inlines = [PriceInline]
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = RechargeStatusChange
+    fields = ("created_at", "from_status", "to_status", "event_id", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Recharge)
+class RechargeAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "coins",
+        "amount_minor",
+        "currency",
+        "status",
+        "needs_review",
+        "created_at",
+    )
+    list_filter = ("status", "needs_review", "provider", "currency")
+    search_fields = ("user__email", "provider_session_id", "payment_intent_id")
+    list_select_related = ("user",)
+    readonly_fields = (
+        "user",
+        "package",
+        "coins",
+        "amount_minor",
+        "currency",
+        "provider",
+        "provider_session_id",
+        "payment_intent_id",
+        "checkout_url",
+        "status",
+        "review_note",
+        "created_at",
+        "paid_at",
+    )
+    fields = readonly_fields[:-2] + ("needs_review",) + readonly_fields[-2:]
+    inlines = [StatusChangeInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("event_id", "type", "status", "note", "received_at")
+    list_filter = ("status", "type")
+    search_fields = ("event_id",)
+
+
+@admin.register(SpendingLimit)
+class SpendingLimitAdmin(ReadOnlyAdmin):
+    list_display = (
+        "user",
+        "kind",
+        "currency",
+        "amount_minor",
+        "pending_amount_minor",
+        "pending_from",
+    )
+    search_fields = ("user__email",)

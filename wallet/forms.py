@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import CoinPackage, LimitKind
+from .money import minor_exponent, to_major
+
+
+class RechargeForm(forms.Form):
+    """A package (its id) or "custom" with a whole number of coins."""
+
+    choice = forms.CharField(
+        error_messages={"required": "Pick a package or enter a number of coins."}
+    )
+    custom_coins = forms.IntegerField(
+        required=False,
+        label="Custom amount",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args, low: int, high: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.low, self.high = low, high
+        self.fields["custom_coins"].widget.attrs.update(
+            {"min": low, "max": high, "placeholder": f"{low:,}–{high:,} coins"}
+        )
+        self.fields["custom_coins"].error_messages["invalid"] = "Enter a whole number of coins."
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        data["package_obj"] = None
+        if data["choice"] == "custom":
+            coins = data.get("custom_coins")
+            if coins is None:
+                self.add_error("custom_coins", "Enter a number of coins.")
+            elif not self.low <= coins <= self.high:
+                self.add_error(
+                    "custom_coins", f"Choose between {self.low:,} and {self.high:,} coins."
+                )
+            return data
+        data["custom_coins"] = None
+        package = None
+        if data["choice"].isdigit():
+            package = CoinPackage.objects.filter(pk=int(data["choice"])).first()
+        if package is None:
+            raise forms.ValidationError("That coin package is not available.")
+        data["package_obj"] = package
+        return data
+
+
+class LimitsForm(forms.Form):
+    """The fan's three caps, in major units of their currency (empty = no limit)."""
+
+    def __init__(self, *args, currency: str, initial_minor: dict[str, int | None], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        exponent = minor_exponent(currency)
+        step = "1" if exponent == 0 else f"0.{'0' * (exponent - 1)}1"
+        for kind in LimitKind:
+            minor = initial_minor.get(kind)
+            self.fields[kind.value] = forms.DecimalField(
+                label=f"{kind.label} ({currency})",
+                required=False,
+                min_value=0,
+                decimal_places=exponent,
+                max_digits=12,
+                initial=to_major(minor, currency) if minor is not None else None,
+                widget=forms.NumberInput(attrs={"step": step, "placeholder": "No limit"}),
+            )
+
+    def minor_amounts(self) -> dict[str, int | None]:
+        exponent = minor_exponent(self.currency)
+        out = {}
+        for kind in LimitKind:
+            value = self.cleaned_data.get(kind.value)
+            out[kind.value] = None if value in (None, "") else int(value.scaleb(exponent))
+        return out
+
+
+class SimulatedCardForm(forms.Form):
+    number = forms.CharField(
+        label="Card number",
+        max_length=23,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "cc-number",
+                "placeholder": "4242 4242 4242 4242",
+            }
+        ),
+    )
+    expiry = forms.RegexField(
+        label="Expiry (MM / YY)",
+        regex=r"^\s*(0[1-9]|1[0-2])\s*/\s*\d{2}\s*$",
+        error_messages={"invalid": "Enter the expiry as MM / YY."},
+        widget=forms.TextInput(attrs={"autocomplete": "cc-exp", "placeholder": "12 / 34"}),
+    )
+    cvc = forms.RegexField(
+        label="CVC",
+        regex=r"^\d{3,4}$",
+        error_messages={"invalid": "Enter the 3 or 4 digits on the back."},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "cc-csc", "placeholder": "123"}
+        ),
+    )
+    name = forms.CharField(
+        label="Name on card",
+        max_length=100,
+        widget=forms.TextInput(attrs={"autocomplete": "cc-name"}),
+    )
+
+    def clean_number(self) -> str:
+        return "".join(self.cleaned_data["number"].split())

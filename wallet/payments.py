@@ -1,0 +1,162 @@
+"""Payment providers. Every call to Stripe lives here, so tests fake one place.
+
+`stripe`: the real `stripe` library creates a Checkout Session in test mode.
+`simulated`: a local checkout page (wallet.views.simulated_checkout) that answers like
+Stripe's test cards and then drives the very same webhook handler with a signed event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import stripe
+from django.conf import settings
+from django.urls import reverse
+
+from .models import Recharge
+
+SIMULATED_PAY_CARD = "4242424242424242"
+SIMULATED_DECLINE_CARD = "4000000000000002"
+
+
+class PaymentProviderError(Exception):
+    """The provider could not be reached or refused the request."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+def webhook_secret() -> str:
+    """STRIPE_WEBHOOK_SECRET, or (simulated payments only) one derived from SECRET_KEY."""
+    if settings.STRIPE_WEBHOOK_SECRET:
+        return settings.STRIPE_WEBHOOK_SECRET
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"giftcast-simulated-webhook", hashlib.sha256)
+    return "whsec_sim_" + digest.hexdigest()
+
+
+def sign_payload(payload: str, *, secret: str | None = None, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for `payload`, as Stripe computes it."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    secret = secret or webhook_secret()
+    signature = hmac.new(
+        secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"t={timestamp},v1={signature}"
+
+
+def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
+    """Check the signature first (400 on failure), only then parse the body."""
+    return stripe.Webhook.construct_event(payload, signature, webhook_secret(), tolerance=300)
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def _client(self) -> stripe.StripeClient:
+        if not settings.STRIPE_SECRET_KEY:
+            raise PaymentProviderError("Stripe is not configured (STRIPE_SECRET_KEY).")
+        base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+        return stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=2
+        )
+
+    def checkout_create(
+        self, *, recharge: Recharge, success_url: str, cancel_url: str
+    ) -> CheckoutSession:
+        params = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": recharge.currency.lower(),
+                        # Minor units; for zero-decimal currencies (KRW) that is whole won.
+                        "unit_amount": recharge.amount_minor,
+                        "product_data": {"name": f"{recharge.coins:,} Giftcast coins"},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "client_reference_id": str(recharge.pk),
+            "metadata": {"recharge_id": str(recharge.pk), "coins": str(recharge.coins)},
+            "customer_email": recharge.user.email,
+            "success_url": success_url + "?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": cancel_url,
+        }
+        try:
+            session = self._client().v1.checkout.sessions.create(
+                params, options={"idempotency_key": f"giftcast-recharge-{recharge.pk}"}
+            )
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(str(exc.user_message or exc)) from exc
+        return CheckoutSession(id=session.id, url=session.url)
+
+    def checkout_retrieve(self, session_id: str) -> dict | None:
+        try:
+            session = self._client().v1.checkout.sessions.retrieve(session_id)
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(str(exc.user_message or exc)) from exc
+        return session.to_dict()
+
+
+class SimulatedProvider:
+    name = "simulated"
+
+    def checkout_create(
+        self, *, recharge: Recharge, success_url: str, cancel_url: str
+    ) -> CheckoutSession:
+        session_id = f"cs_sim_{secrets.token_urlsafe(18)}"
+        return CheckoutSession(
+            id=session_id, url=reverse("wallet:simulated_checkout", args=[session_id])
+        )
+
+    def checkout_retrieve(self, session_id: str) -> dict | None:
+        # The simulated checkout reports only through signed events, as Stripe's webhooks do.
+        return None
+
+    @staticmethod
+    def completed_event(
+        recharge: Recharge, *, event_type: str = "checkout.session.completed"
+    ) -> str:
+        """A Stripe-shaped event for a paid simulated checkout, as a JSON string."""
+        event = {
+            "id": f"evt_sim_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "livemode": False,
+            "type": event_type,
+            "data": {
+                "object": {
+                    "id": recharge.provider_session_id,
+                    "object": "checkout.session",
+                    "amount_total": recharge.amount_minor,
+                    "currency": recharge.currency.lower(),
+                    "client_reference_id": str(recharge.pk),
+                    "metadata": {"recharge_id": str(recharge.pk)},
+                    "mode": "payment",
+                    "payment_intent": f"pi_sim_{secrets.token_hex(10)}",
+                    "payment_status": "paid",
+                    "status": "complete",
+                }
+            },
+        }
+        return json.dumps(event)
+
+
+PROVIDERS = {"stripe": StripeProvider, "simulated": SimulatedProvider}
+
+
+def get_provider(name: str | None = None):
+    name = name or settings.PAYMENT_PROVIDER
+    try:
+        return PROVIDERS[name]()
+    except KeyError:
+        raise PaymentProviderError(f"Unknown PAYMENT_PROVIDER {name!r}") from None

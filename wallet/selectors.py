@@ -1,0 +1,131 @@
+"""Reads of the wallet: balances, packages and prices, coin value, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+
+from accounts.countries import DEFAULT_CURRENCY
+
+from .ledger import account_balance, account_get
+from .models import Account, CoinPackage, Entry, Price, Purpose, Recharge, RechargeStatus
+from .money import format_money, format_rate, locale_for_country
+
+
+def coin_balance(*, user) -> int:
+    account = Account.objects.filter(owner=user, purpose=Purpose.WALLET).only("balance").first()
+    return account.balance if account else 0
+
+
+def diamond_balance(*, user) -> int:
+    return account_balance(account_get(owner=user, purpose=Purpose.EARNINGS))
+
+
+def wallet_account(*, user) -> Account:
+    return account_get(owner=user, purpose=Purpose.WALLET)
+
+
+def wallet_is_frozen(*, user) -> bool:
+    return Account.objects.filter(owner=user, purpose=Purpose.WALLET, frozen=True).exists()
+
+
+def pricing_currency(*, user) -> str:
+    """The currency a fan pays in: their country's, if we price in it; otherwise USD."""
+    profile = getattr(user, "profile", None)
+    currency = profile.preferred_currency if profile else DEFAULT_CURRENCY
+    if Price.objects.filter(currency=currency, package__active=True).exists():
+        return currency
+    return DEFAULT_CURRENCY
+
+
+def money_locale(*, user) -> str:
+    profile = getattr(user, "profile", None)
+    return locale_for_country(profile.country if profile else "")
+
+
+@dataclass(frozen=True)
+class Offer:
+    package: CoinPackage
+    price: Price
+
+    @property
+    def per_100_minor(self) -> Decimal:
+        return Decimal(self.price.amount_minor) * 100 / self.package.total_coins
+
+
+def offers_for(*, currency: str) -> list[Offer]:
+    prices = (
+        Price.objects.filter(currency=currency, package__active=True)
+        .select_related("package")
+        .order_by("package__sort_order", "package__coins")
+    )
+    return [Offer(package=price.package, price=price) for price in prices]
+
+
+def best_rate_minor(*, currency: str) -> tuple[int, int] | None:
+    """The cheapest (amount_minor, coins) pair among active packages in `currency`."""
+    best: tuple[int, int] | None = None
+    for offer in offers_for(currency=currency):
+        pair = (offer.price.amount_minor, offer.package.total_coins)
+        if best is None or pair[0] * best[1] < best[0] * pair[1]:
+            best = pair
+    return best
+
+
+def custom_amount_minor(*, coins: int, currency: str) -> int | None:
+    """The price of `coins` at the best package's rate, rounded up to a whole minor unit."""
+    best = best_rate_minor(currency=currency)
+    if best is None:
+        return None
+    amount, per = best
+    return -(-coins * amount // per)
+
+
+@dataclass(frozen=True)
+class CoinValue:
+    """What one coin is worth to this fan: their own average purchase price, or the best
+    package rate if they have bought none in this currency."""
+
+    minor_per_coin: Decimal
+    currency: str
+    locale: str
+
+    def of(self, coins: int) -> str:
+        return format_rate(self.minor_per_coin * coins, self.currency, self.locale)
+
+
+def coin_value(*, user) -> CoinValue:
+    currency = pricing_currency(user=user)
+    locale = money_locale(user=user)
+    paid = Recharge.objects.filter(
+        user=user, status=RechargeStatus.PAID, currency=currency
+    ).aggregate(amount=Sum("amount_minor"), coins=Sum("coins"))
+    if paid["coins"]:
+        return CoinValue(Decimal(paid["amount"]) / paid["coins"], currency, locale)
+    best = best_rate_minor(currency=currency)
+    rate = Decimal(best[0]) / best[1] if best else Decimal(0)
+    return CoinValue(rate, currency, locale)
+
+
+def recharge_history(*, user) -> QuerySet[Recharge]:
+    return Recharge.objects.filter(user=user).select_related("package").order_by("-created_at")
+
+
+def statement(*, user) -> QuerySet[Entry]:
+    """Every coin in and out of the fan's wallet, newest first, with its transaction."""
+    return (
+        Entry.objects.filter(account__owner=user, account__purpose=Purpose.WALLET)
+        .select_related("transaction")
+        .order_by("-id")
+    )
+
+
+def money(amount_minor: int, currency: str, *, user) -> str:
+    return format_money(amount_minor, currency, money_locale(user=user))
+
+
+def custom_limits() -> tuple[int, int]:
+    return settings.RECHARGE_CUSTOM_MIN_COINS, settings.RECHARGE_CUSTOM_MAX_COINS

@@ -1,0 +1,307 @@
+"""Writes of the wallet: recharges, their fulfilment and clawback, staff adjustments.
+
+Coins move only through `wallet.ledger.transaction_post`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from . import exceptions as errors
+from .ledger import account_get, legs, transaction_post
+from .limits import limits_check
+from .models import (
+    RECHARGE_TRANSITIONS,
+    Account,
+    CoinPackage,
+    Price,
+    Purpose,
+    Recharge,
+    RechargeStatus,
+    RechargeStatusChange,
+    TransactionKind,
+    Unit,
+)
+from .payments import PaymentProviderError, get_provider
+from .selectors import custom_amount_minor, custom_limits, money_locale, wallet_is_frozen
+
+logger = logging.getLogger(__name__)
+LOCK_TIMEOUT = "5s"
+
+
+# ----------------------------------------------------------------------------- creation
+
+
+def recharge_create(
+    *,
+    user,
+    currency: str,
+    package: CoinPackage | None = None,
+    custom_coins: int | None = None,
+    success_url: str,
+    cancel_url: str,
+) -> Recharge:
+    """Snapshot what the fan buys, then open a hosted checkout for exactly that amount."""
+    if (package is None) == (custom_coins is None):
+        raise errors.RechargeError("Choose a package or a number of coins.")
+    if wallet_is_frozen(user=user):
+        raise errors.AccountFrozen(errors.RECHARGE_FROZEN)
+    if package is not None:
+        if not package.active:
+            raise errors.RechargeError(errors.PACKAGE_UNAVAILABLE)
+        price = Price.objects.filter(package=package, currency=currency).first()
+        if price is None:
+            raise errors.RechargeError(errors.NOT_PRICED.format(currency=currency))
+        coins, amount = package.total_coins, price.amount_minor
+    else:
+        low, high = custom_limits()
+        if not isinstance(custom_coins, int) or not low <= custom_coins <= high:
+            raise errors.RechargeError(errors.CUSTOM_RANGE.format(low=low, high=high))
+        amount = custom_amount_minor(coins=custom_coins, currency=currency)
+        if amount is None:
+            raise errors.RechargeError(errors.NOT_PRICED.format(currency=currency))
+        coins = custom_coins
+
+    provider = get_provider()
+    with transaction.atomic(durable=True):
+        limits_check(
+            user=user, currency=currency, amount_minor=amount, locale=money_locale(user=user)
+        )
+        recharge = Recharge.objects.create(
+            user=user, package=package, coins=coins, amount_minor=amount, currency=currency,
+            provider=provider.name,
+        )  # fmt: skip
+    # The provider call is network I/O: never inside a database transaction.
+    try:
+        session = provider.checkout_create(
+            recharge=recharge,
+            success_url=success_url.replace("RECHARGE_ID", str(recharge.pk)),
+            cancel_url=cancel_url.replace("RECHARGE_ID", str(recharge.pk)),
+        )
+    except PaymentProviderError as exc:
+        logger.warning("checkout for recharge %s failed: %s", recharge.pk, exc)
+        with transaction.atomic(durable=True):
+            _locked(recharge.pk)
+            recharge_set_status(recharge=recharge, to=RechargeStatus.FAILED, note=str(exc)[:300])
+        raise errors.RechargeError(errors.PROVIDER_DOWN) from exc
+    Recharge.objects.filter(pk=recharge.pk).update(
+        provider_session_id=session.id, checkout_url=session.url
+    )
+    recharge.provider_session_id, recharge.checkout_url = session.id, session.url
+    return recharge
+
+
+# ----------------------------------------------------------------------------- state machine
+
+
+def _set_lock_timeout() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+def _locked(pk: int | None = None, **lookup) -> Recharge:
+    """The recharge row, locked for this transaction; RetryLater if the lock takes too long."""
+    _set_lock_timeout()
+    try:
+        query = Recharge.objects.select_for_update()
+        return query.get(pk=pk) if pk is not None else query.get(**lookup)
+    except OperationalError as exc:
+        raise errors.RetryLater("The recharge is busy; try again.") from exc
+
+
+def recharge_set_status(
+    *, recharge: Recharge, to: str, note: str = "", event_id: str = ""
+) -> Recharge:
+    """Move a locked recharge along RECHARGE_TRANSITIONS, recording the change."""
+    if to not in RECHARGE_TRANSITIONS[recharge.status]:
+        raise errors.IllegalTransition(f"A {recharge.status} recharge cannot become {to}.")
+    RechargeStatusChange.objects.create(
+        recharge=recharge, from_status=recharge.status, to_status=to, note=note, event_id=event_id
+    )
+    recharge.status = to
+    fields = ["status", "updated_at"]
+    if to == RechargeStatus.PAID:
+        recharge.paid_at = timezone.now()
+        fields.append("paid_at")
+    recharge.save(update_fields=fields)
+    return recharge
+
+
+def _flag(recharge: Recharge, note: str, event_id: str = "") -> None:
+    logger.error("recharge %s needs review: %s", recharge.pk, note)
+    recharge.needs_review = True
+    recharge.review_note = note[:300]
+    recharge.save(update_fields=["needs_review", "review_note", "updated_at"])
+
+
+# ----------------------------------------------------------------------------- fulfilment
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    recharge: Recharge
+    credited: bool
+    note: str = ""
+
+
+def recharge_fulfil(
+    *, session_id: str, amount_total: int | None, currency: str | None, payment_intent: str = "",
+    event_id: str = "",
+) -> Fulfilment:  # fmt: skip
+    """Credit a paid checkout's coins exactly once.
+
+    Called by the webhook and by the success page; whichever comes second finds the recharge
+    paid and returns quietly. A paid amount or currency that differs from the snapshot is
+    recorded for staff, never credited.
+    """
+    with transaction.atomic():
+        recharge = _locked(provider_session_id=session_id)
+        if recharge.status in (
+            RechargeStatus.PAID,
+            RechargeStatus.REFUNDED,
+            RechargeStatus.DISPUTED,
+        ):
+            return Fulfilment(recharge, credited=False, note="already fulfilled")
+        if recharge.status != RechargeStatus.PENDING:
+            note = f"payment reported for a {recharge.status} recharge"
+            _flag(recharge, note, event_id)
+            return Fulfilment(recharge, credited=False, note=note)
+        if amount_total != recharge.amount_minor or (currency or "").upper() != recharge.currency:
+            note = (
+                f"paid {amount_total} {(currency or '?').upper()}, expected "
+                f"{recharge.amount_minor} {recharge.currency}"
+            )
+            _flag(recharge, note, event_id)
+            return Fulfilment(recharge, credited=False, note=note)
+        transaction_post(
+            kind=TransactionKind.RECHARGE,
+            idempotency_key=recharge.ledger_key,
+            legs=legs(
+                (account_get(purpose=Purpose.COINS_ISSUED), -recharge.coins),
+                (account_get(owner=recharge.user, purpose=Purpose.WALLET), recharge.coins),
+            ),
+            reference=f"recharge:{recharge.pk}",
+            memo=f"{recharge.coins:,} coins for {recharge.amount_minor} {recharge.currency} minor units",
+        )
+        if payment_intent:
+            recharge.payment_intent_id = payment_intent
+            recharge.save(update_fields=["payment_intent_id", "updated_at"])
+        recharge_set_status(recharge=recharge, to=RechargeStatus.PAID, event_id=event_id)
+        return Fulfilment(recharge, credited=True)
+
+
+def recharge_close(
+    *, session_id: str, to: str, event_id: str = "", note: str = ""
+) -> Recharge | None:
+    """Close a pending recharge without coins (payment failed or checkout expired)."""
+    with transaction.atomic():
+        recharge = _locked(provider_session_id=session_id)
+        if recharge.status != RechargeStatus.PENDING:
+            return None
+        return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
+
+
+def recharge_sync(*, recharge: Recharge) -> Recharge:
+    """The success page: ask the provider about the session and fulfil if it is paid."""
+    if recharge.status != RechargeStatus.PENDING or not recharge.provider_session_id:
+        return recharge
+    try:
+        session = get_provider(recharge.provider).checkout_retrieve(recharge.provider_session_id)
+    except PaymentProviderError as exc:
+        logger.warning("could not retrieve session of recharge %s: %s", recharge.pk, exc)
+        return recharge
+    if session and session.get("payment_status") == "paid":
+        with transaction.atomic(durable=True):
+            recharge_fulfil(
+                session_id=recharge.provider_session_id,
+                amount_total=session.get("amount_total"),
+                currency=session.get("currency"),
+                payment_intent=session.get("payment_intent") or "",
+            )
+    recharge.refresh_from_db()
+    return recharge
+
+
+# ----------------------------------------------------------------------------- clawback
+
+
+def recharge_clawback(
+    *, recharge: Recharge, to: str, event_id: str = "", note: str = ""
+) -> Recharge:
+    """Take back a refunded or disputed recharge's coins (call with the recharge locked).
+
+    Coins still in the wallet are debited; what was already spent becomes clawback debt and
+    the wallet is frozen for staff review.
+    """
+    if to not in RECHARGE_TRANSITIONS[recharge.status]:
+        return recharge  # already clawed back (a refund after a dispute moves status only)
+    already = recharge.status == RechargeStatus.DISPUTED
+    if not already:
+        wallet = Account.objects.select_for_update().get(
+            pk=account_get(owner=recharge.user, purpose=Purpose.WALLET).pk
+        )
+        from_wallet = min(wallet.balance, recharge.coins)
+        debt = recharge.coins - from_wallet
+        pairs = [(account_get(purpose=Purpose.COINS_ISSUED), recharge.coins)]
+        if from_wallet:
+            pairs.append((wallet, -from_wallet))
+        if debt:
+            pairs.append((account_get(owner=recharge.user, purpose=Purpose.CLAWBACK), -debt))
+        transaction_post(
+            kind=TransactionKind.DISPUTE
+            if to == RechargeStatus.DISPUTED
+            else TransactionKind.REFUND,
+            idempotency_key=f"clawback:{recharge.pk}",
+            legs=legs(*pairs),
+            reference=f"recharge:{recharge.pk}",
+            memo=note or f"{to}: {recharge.coins:,} coins clawed back",
+            check_frozen=False,
+        )
+        if debt:
+            Account.objects.filter(pk=wallet.pk).update(
+                frozen=True,
+                frozen_reason=f"Recharge #{recharge.pk} {to}: {debt:,} coins were already spent.",
+            )
+    return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
+
+
+# ----------------------------------------------------------------------------- staff
+
+
+def adjustment_post(*, owner, unit: str, amount: int, reason: str, staff, key: str | None = None):
+    """A staff correction: a balanced transaction against the system adjustments account."""
+    reason = reason.strip()
+    if not reason:
+        raise errors.LedgerError("An adjustment needs a reason.")
+    if not isinstance(amount, int) or amount == 0:
+        raise errors.LedgerError("Adjust by a whole, non-zero amount.")
+    if unit == Unit.COIN:
+        account, system = Purpose.WALLET, Purpose.COIN_ADJUSTMENTS
+    else:
+        account, system = Purpose.EARNINGS, Purpose.DIAMOND_ADJUSTMENTS
+    with transaction.atomic(durable=True):
+        return transaction_post(
+            kind=TransactionKind.ADJUSTMENT,
+            idempotency_key=key or f"adjustment:{uuid.uuid4()}",
+            legs=legs(
+                (account_get(owner=owner, purpose=account), amount),
+                (account_get(purpose=system), -amount),
+            ),
+            reference=f"user:{owner.pk}",
+            memo=reason,
+            created_by=staff,
+            check_frozen=False,
+        )
+
+
+def wallet_unfreeze(*, user, staff, note: str) -> None:
+    Account.objects.filter(owner=user, purpose=Purpose.WALLET).update(
+        frozen=False, frozen_reason=""
+    )
+    logger.info("wallet of user %s unfrozen by %s: %s", user.pk, staff.pk, note)

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import selectors
+from .exceptions import WalletError
+from .forms import LimitsForm, RechargeForm, SimulatedCardForm
+from .limits import limit_set, limits_for
+from .models import LimitKind, Recharge, RechargeStatus
+from .money import to_major
+from .payments import SIMULATED_DECLINE_CARD, SIMULATED_PAY_CARD, SimulatedProvider, sign_payload
+from .services import recharge_create, recharge_sync
+from .webhooks import webhook_receive
+
+
+def _money_context(user) -> dict:
+    return {
+        "currency": selectors.pricing_currency(user=user),
+        "locale": selectors.money_locale(user=user),
+        "coin_value": selectors.coin_value(user=user),
+    }
+
+
+@login_required
+def balance(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    coins = selectors.coin_balance(user=user)
+    context = {
+        **_money_context(user),
+        "coins": coins,
+        "frozen": selectors.wallet_is_frozen(user=user),
+        "recent": selectors.recharge_history(user=user)[:5],
+    }
+    return render(request, "wallet/balance.html", context)
+
+
+@login_required
+def recharge(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    currency = selectors.pricing_currency(user=user)
+    low, high = selectors.custom_limits()
+    form = RechargeForm(request.POST if request.method == "POST" else None, low=low, high=high)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                created = recharge_create(
+                    user=user,
+                    currency=currency,
+                    package=form.cleaned_data["package_obj"],
+                    custom_coins=form.cleaned_data["custom_coins"],
+                    success_url=request.build_absolute_uri("/wallet/recharge/RECHARGE_ID/success/"),
+                    cancel_url=request.build_absolute_uri("/wallet/recharge/RECHARGE_ID/cancel/"),
+                )
+            except WalletError as exc:
+                form.add_error(None, str(exc))
+            else:
+                # 303: the browser follows with a GET to the hosted checkout.
+                response = redirect(created.checkout_url)
+                response.status_code = 303
+                return response
+        status = 400
+    offers = selectors.offers_for(currency=currency)
+    best = selectors.best_rate_minor(currency=currency)
+    context = {
+        **_money_context(user),
+        "form": form,
+        "offers": offers,
+        "coins": selectors.coin_balance(user=user),
+        "frozen": selectors.wallet_is_frozen(user=user),
+        "custom_low": low,
+        "custom_high": high,
+        "custom_rate": best,
+    }
+    return render(request, "wallet/recharge.html", context, status=status)
+
+
+def _own_recharge(request: HttpRequest, pk: int) -> Recharge:
+    # Someone else's recharge is indistinguishable from a missing one.
+    return get_object_or_404(Recharge, pk=pk, user=request.user)
+
+
+@login_required
+def recharge_success(request: HttpRequest, pk: int) -> HttpResponse:
+    recharge_obj = recharge_sync(recharge=_own_recharge(request, pk))
+    context = {
+        **_money_context(request.user),
+        "recharge": recharge_obj,
+        "coins": selectors.coin_balance(user=request.user),
+    }
+    return render(request, "wallet/recharge_result.html", context)
+
+
+@login_required
+def recharge_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    recharge_obj = _own_recharge(request, pk)
+    context = {
+        **_money_context(request.user),
+        "recharge": recharge_obj,
+        "cancelled": True,
+        "coins": selectors.coin_balance(user=request.user),
+    }
+    return render(request, "wallet/recharge_result.html", context)
+
+
+@login_required
+def simulated_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
+    """The embedded default's stand-in for Stripe's hosted checkout page."""
+    recharge_obj = get_object_or_404(
+        Recharge, provider_session_id=session_id, provider=SimulatedProvider.name, user=request.user
+    )
+    if recharge_obj.status != RechargeStatus.PENDING:
+        return redirect("wallet:recharge_success", pk=recharge_obj.pk)
+    form = SimulatedCardForm(request.POST if request.method == "POST" else None)
+    declined = False
+    if request.method == "POST" and form.is_valid():
+        number = form.cleaned_data["number"]
+        if number == SIMULATED_PAY_CARD:
+            payload = SimulatedProvider.completed_event(recharge_obj)
+            webhook_receive(payload=payload.encode(), signature=sign_payload(payload))
+            return redirect("wallet:recharge_success", pk=recharge_obj.pk)
+        if number == SIMULATED_DECLINE_CARD:
+            declined = True
+            form.add_error(None, "Your card was declined. Try another card.")
+        else:
+            form.add_error(
+                "number",
+                "Use a test card: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined.",
+            )
+    context = {
+        **_money_context(request.user),
+        "recharge": recharge_obj,
+        "form": form,
+        "declined": declined,
+        "cancel_url": reverse("wallet:recharge_cancel", args=[recharge_obj.pk]),
+    }
+    return render(
+        request, "wallet/simulated_checkout.html", context, status=402 if declined else 200
+    )
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.recharge_history(user=request.user), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "wallet/history.html", {**_money_context(request.user), "page": page})
+
+
+@login_required
+def history_csv(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="giftcast-purchases.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["id", "created_utc", "coins", "amount", "currency", "status", "paid_utc"])
+    for r in selectors.recharge_history(user=request.user).iterator():
+        writer.writerow([
+            r.pk, r.created_at.isoformat(), r.coins, str(to_major(r.amount_minor, r.currency)),
+            r.currency, r.status, r.paid_at.isoformat() if r.paid_at else "",
+        ])  # fmt: skip
+    return response
+
+
+@login_required
+def statement(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.statement(user=request.user), 50).get_page(request.GET.get("page"))
+    context = {
+        **_money_context(request.user),
+        "page": page,
+        "coins": selectors.coin_balance(user=request.user),
+    }
+    return render(request, "wallet/statement.html", context)
+
+
+@login_required
+def limits(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    currency = selectors.pricing_currency(user=user)
+    states = limits_for(user=user, currency=currency)
+    form = LimitsForm(
+        request.POST if request.method == "POST" else None, currency=currency,
+        initial_minor={kind: state.amount_minor for kind, state in states.items()},
+    )  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        try:
+            for kind, amount in form.minor_amounts().items():
+                limit_set(user=user, kind=kind, currency=currency, amount_minor=amount)
+        except WalletError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, "Limits saved. Lower limits apply now; higher ones in 24 hours."
+            )
+            return redirect("wallet:limits")
+    context = {**_money_context(user), "form": form, "states": [states[k] for k in LimitKind]}
+    return render(request, "wallet/limits.html", context, status=400 if form.errors else 200)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    result = webhook_receive(
+        payload=request.body, signature=request.headers.get("Stripe-Signature")
+    )
+    return HttpResponse(result.message, status=result.status_code, content_type="text/plain")
