@@ -15,6 +15,7 @@ from django.utils import timezone
 from . import exceptions as errors
 from .ledger import account_get, legs, transaction_post
 from .limits import limits_check
+from .money import format_money
 from .models import (
     RECHARGE_TRANSITIONS,
     Account,
@@ -187,7 +188,7 @@ def recharge_fulfil(
                 (account_get(owner=recharge.user, purpose=Purpose.WALLET), recharge.coins),
             ),
             reference=f"recharge:{recharge.pk}",
-            memo=f"{recharge.coins:,} coins for {recharge.amount_minor} {recharge.currency} minor units",
+            memo=f"{recharge.coins:,} coins for {format_money(recharge.amount_minor, recharge.currency)}",
         )
         if payment_intent:
             recharge.payment_intent_id = payment_intent
