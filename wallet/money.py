@@ -13,7 +13,24 @@ DEFAULT_LOCALE = "en_US"
 # Stripe's zero-decimal currencies (amounts sent in whole units). Every currency we price in
 # must agree with Babel's ISO 4217 exponent; a test checks it.
 STRIPE_ZERO_DECIMAL = frozenset(
-    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
 )
 
 

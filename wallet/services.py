@@ -15,7 +15,6 @@ from django.utils import timezone
 from . import exceptions as errors
 from .ledger import account_get, legs, transaction_post
 from .limits import limits_check
-from .money import format_money
 from .models import (
     RECHARGE_TRANSITIONS,
     Account,
@@ -28,6 +27,7 @@ from .models import (
     TransactionKind,
     Unit,
 )
+from .money import format_money
 from .payments import PaymentProviderError, get_provider
 from .selectors import custom_amount_minor, custom_limits, money_locale, wallet_is_frozen
 

@@ -1,0 +1,98 @@
+"""A small fake of Stripe's HTTP API (the endpoints Giftcast calls), for the real `stripe` library."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    form: dict
+
+
+@dataclass
+class FakeStripe:
+    requests: list[Recorded] = field(default_factory=list)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    fail_create: bool = False
+    url: str = ""
+
+    def pay(self, session_id: str) -> None:
+        self.sessions[session_id]["payment_status"] = "paid"
+        self.sessions[session_id]["status"] = "complete"
+        self.sessions[session_id]["payment_intent"] = f"pi_{session_id}"
+
+
+def _handler(fake: FakeStripe):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def _reply(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Request-Id", "req_fake")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _record(self) -> Recorded:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode() if length else ""
+            form = {k: v[0] for k, v in parse_qs(raw).items()}
+            rec = Recorded(self.command, self.path, dict(self.headers), form)
+            fake.requests.append(rec)
+            return rec
+
+        def do_POST(self):
+            rec = self._record()
+            if self.path != "/v1/checkout/sessions":
+                return self._reply(
+                    404, {"error": {"type": "invalid_request_error", "message": "no route"}}
+                )
+            if fake.fail_create:
+                return self._reply(
+                    400, {"error": {"type": "invalid_request_error", "message": "Invalid currency"}}
+                )
+            session_id = f"cs_test_{len(fake.sessions) + 1}"
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+                "amount_total": int(rec.form["line_items[0][price_data][unit_amount]"]),
+                "currency": rec.form["line_items[0][price_data][currency]"],
+                "client_reference_id": rec.form.get("client_reference_id"),
+                "payment_status": "unpaid",
+                "status": "open",
+                "payment_intent": None,
+            }
+            fake.sessions[session_id] = session
+            return self._reply(200, session)
+
+        def do_GET(self):
+            self._record()
+            prefix = "/v1/checkout/sessions/"
+            session = fake.sessions.get(self.path.removeprefix(prefix).split("?")[0])
+            if not self.path.startswith(prefix) or session is None:
+                return self._reply(
+                    404, {"error": {"type": "invalid_request_error", "message": "No such session"}}
+                )
+            return self._reply(200, session)
+
+    return Handler
+
+
+def start() -> tuple[FakeStripe, ThreadingHTTPServer]:
+    fake = FakeStripe()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return fake, server
