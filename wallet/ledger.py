@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum
 
 from . import exceptions as errors
@@ -54,9 +54,10 @@ def account_get(*, owner=None, purpose: Purpose) -> Account:
         return Account.objects.get(**lookup)
 
 
-def _fingerprint(kind: str, legs: Sequence[Leg], reference: str) -> str:
+def _fingerprint(kind: str, reference: str, legs: Iterable[tuple[int | None, str, int]]) -> str:
+    """What a request asked for, independent of account ids (both post paths agree on it)."""
     body = json.dumps(
-        [kind, reference, sorted((leg.account.pk, leg.amount) for leg in legs)],
+        [kind, reference, sorted(legs, key=lambda leg: (leg[0] or 0, leg[1], leg[2]))],
         separators=(",", ":"),
     )
     return hashlib.sha256(body.encode()).hexdigest()
@@ -148,7 +149,9 @@ def transaction_post(
     go below zero or is frozen (debits only; credits to a frozen account are allowed).
     """
     _validate(legs)
-    fingerprint = _fingerprint(kind, legs, reference)
+    fingerprint = _fingerprint(
+        kind, reference, [(leg.account.owner_id, leg.account.purpose, leg.amount) for leg in legs]
+    )
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -179,6 +182,137 @@ def transaction_post(
         )
     txn.replayed = False
     return txn
+
+
+@dataclass(frozen=True)
+class OwnerLeg:
+    """A leg named by its owner's id (None: the system) and purpose, not by account row."""
+
+    owner_id: int | None
+    purpose: str
+    amount: int
+
+
+FAST_PATH_ERRORS = {
+    "GC001": errors.InsufficientFunds,
+    "GC002": errors.AccountFrozen,
+    "GC003": errors.IdempotencyConflict,
+}
+
+
+def _fast_path_usable(legs: Sequence[OwnerLeg]) -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    # Debits of receive-only user accounts need the lock-and-check of the portable path.
+    return not any(
+        leg.owner_id is not None and leg.amount < 0 and leg.purpose not in CACHED_PURPOSES
+        for leg in legs
+    )
+
+
+def transfer_post(
+    *,
+    kind: str,
+    idempotency_key: str,
+    legs: Sequence[OwnerLeg],
+    reference: str = "",
+    memo: str = "",
+    check_frozen: bool = True,
+    fast: bool | None = None,
+) -> Transaction:
+    """Like `transaction_post`, for legs named by owner and purpose.
+
+    On PostgreSQL this is one round trip: a call of the `wallet_post` database function
+    (migration 0003) that resolves the accounts, inserts the transaction under its unique
+    key, applies guarded debits and writes the entries. Elsewhere (SQLite) it resolves the
+    accounts with the ORM and calls `transaction_post`. Both write the same ledger.
+    """
+    units = {**SYSTEM_PURPOSES, **USER_PURPOSES}
+    for leg in legs:
+        if leg.purpose not in units:
+            raise errors.LedgerError(f"Unknown purpose {leg.purpose!r}.")
+    totals: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
+            raise errors.LedgerError(
+                errors.ZERO_ENTRY if leg.amount == 0 else "Amounts are integers."
+            )
+        totals[units[leg.purpose]] += leg.amount
+    if len(legs) < 2:
+        raise errors.LedgerError(errors.TOO_FEW_ENTRIES)
+    for unit, total in totals.items():
+        if total:
+            raise errors.LedgerError(errors.UNBALANCED.format(unit=unit, total=total))
+
+    if fast is None:
+        fast = _fast_path_usable(legs)
+    if not fast:
+        from django.contrib.auth import get_user_model
+
+        owners = {leg.owner_id for leg in legs if leg.owner_id is not None}
+        users = get_user_model().objects.in_bulk(owners)
+        resolved = [
+            Leg(
+                account=account_get(owner=users.get(leg.owner_id), purpose=leg.purpose),
+                amount=leg.amount,
+            )
+            for leg in legs
+        ]
+        return transaction_post(
+            kind=kind, idempotency_key=idempotency_key, legs=resolved, reference=reference,
+            memo=memo, check_frozen=check_frozen,
+        )  # fmt: skip
+
+    fingerprint = _fingerprint(
+        kind, reference, [(leg.owner_id, leg.purpose, leg.amount) for leg in legs]
+    )
+    args = [
+        kind, idempotency_key, fingerprint, reference, memo[:300],
+        [leg.owner_id for leg in legs], [leg.purpose for leg in legs],
+        [units[leg.purpose] for leg in legs], [leg.amount for leg in legs],
+        [leg.purpose in CACHED_PURPOSES for leg in legs], check_frozen,
+    ]  # fmt: skip
+    sql = (
+        "SELECT txn_id, replayed FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], %s::text[], "
+        "%s::text[], %s::bigint[], %s::boolean[], %s)"
+    )
+    try:
+        # Inside a caller's transaction a savepoint keeps it usable after a refusal; on its
+        # own the statement is its own transaction (one round trip).
+        if connection.in_atomic_block:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                txn_id, replayed = cursor.fetchone()
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                txn_id, replayed = cursor.fetchone()
+    except DatabaseError as exc:
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if state not in FAST_PATH_ERRORS:
+            raise
+        raise _fast_path_error(state, exc, legs) from None
+    txn = Transaction(
+        pk=txn_id, kind=kind, idempotency_key=idempotency_key, fingerprint=fingerprint,
+        reference=reference, memo=memo[:300],
+    )  # fmt: skip
+    txn.replayed = replayed
+    return txn
+
+
+def _fast_path_error(
+    state: str, exc: DatabaseError, legs: Sequence[OwnerLeg]
+) -> errors.WalletError:
+    if state == "GC002":
+        return errors.AccountFrozen(errors.FROZEN)
+    if state == "GC003":
+        return errors.IdempotencyConflict(errors.KEY_REUSED)
+    diag = getattr(exc.__cause__, "diag", None)
+    balance = int(diag.message_primary) if diag and diag.message_primary else 0
+    needed = -min(leg.amount for leg in legs if leg.purpose in CACHED_PURPOSES)
+    return errors.InsufficientFunds(
+        errors.INSUFFICIENT_COINS.format(balance=balance, needed=needed)
+    )
 
 
 @transaction.atomic(durable=True)
