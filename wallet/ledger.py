@@ -9,13 +9,18 @@ accounts are never updated per transaction (no hot rows): their balance is deriv
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Count, F, Max, Q, Sum
+
+try:  # only the PostgreSQL fast path needs psycopg
+    from psycopg import Cursor as PsycopgCursor
+    from psycopg import errors as psycopg_errors
+except ImportError:  # pragma: no cover
+    PsycopgCursor = psycopg_errors = None
 
 from . import exceptions as errors
 from .models import (
@@ -56,11 +61,8 @@ def account_get(*, owner=None, purpose: Purpose) -> Account:
 
 def _fingerprint(kind: str, reference: str, legs: Iterable[tuple[int | None, str, int]]) -> str:
     """What a request asked for, independent of account ids (both post paths agree on it)."""
-    body = json.dumps(
-        [kind, reference, sorted(legs, key=lambda leg: (leg[0] or 0, leg[1], leg[2]))],
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
+    parts = sorted(f"{owner or 0}:{purpose}:{amount}" for owner, purpose, amount in legs)
+    return hashlib.sha256(f"{kind}|{reference}|{';'.join(parts)}".encode()).hexdigest()
 
 
 def _validate(legs: Sequence[Leg]) -> None:
@@ -185,6 +187,14 @@ def transaction_post(
 
 
 @dataclass(frozen=True)
+class Posted:
+    """What transfer_post answers: the transaction's id, and whether the key was seen before."""
+
+    pk: int
+    replayed: bool
+
+
+@dataclass(frozen=True)
 class OwnerLeg:
     """A leg named by its owner's id (None: the system) and purpose, not by account row."""
 
@@ -219,7 +229,7 @@ def transfer_post(
     memo: str = "",
     check_frozen: bool = True,
     fast: bool | None = None,
-) -> Transaction:
+) -> Posted:
     """Like `transaction_post`, for legs named by owner and purpose.
 
     On PostgreSQL this is one round trip: a call of the `wallet_post` database function
@@ -258,56 +268,75 @@ def transfer_post(
             )
             for leg in legs
         ]
-        return transaction_post(
+        txn = transaction_post(
             kind=kind, idempotency_key=idempotency_key, legs=resolved, reference=reference,
             memo=memo, check_frozen=check_frozen,
         )  # fmt: skip
+        return Posted(pk=txn.pk, replayed=txn.replayed)
 
     fingerprint = _fingerprint(
         kind, reference, [(leg.owner_id, leg.purpose, leg.amount) for leg in legs]
     )
-    args = [
+    args = (
         kind, idempotency_key, fingerprint, reference, memo[:300],
-        [leg.owner_id for leg in legs], [leg.purpose for leg in legs],
-        [units[leg.purpose] for leg in legs], [leg.amount for leg in legs],
-        [leg.purpose in CACHED_PURPOSES for leg in legs], check_frozen,
-    ]  # fmt: skip
-    sql = (
-        "SELECT txn_id, replayed FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], %s::text[], "
-        "%s::text[], %s::bigint[], %s::boolean[], %s)"
-    )
+        _pg_array("NULL" if leg.owner_id is None else str(int(leg.owner_id)) for leg in legs),
+        _pg_array(leg.purpose for leg in legs),
+        _pg_array(units[leg.purpose] for leg in legs),
+        _pg_array(str(int(leg.amount)) for leg in legs),
+        _pg_array("t" if leg.purpose in CACHED_PURPOSES else "f" for leg in legs),
+        check_frozen,
+    )  # fmt: skip
     try:
         # Inside a caller's transaction a savepoint keeps it usable after a refusal; on its
         # own the statement is its own transaction (one round trip).
-        if connection.in_atomic_block:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, args)
-                txn_id, replayed = cursor.fetchone()
+        conn = connections[DEFAULT_DB_ALIAS]
+        if conn.in_atomic_block:
+            with transaction.atomic():
+                txn_id, replayed = _wallet_post_call(conn, args)
         else:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, args)
-                txn_id, replayed = cursor.fetchone()
-    except DatabaseError as exc:
-        state = getattr(exc.__cause__, "sqlstate", None)
+            txn_id, replayed = _wallet_post_call(conn, args)
+    except psycopg_errors.Error as exc:
+        state = getattr(exc, "sqlstate", None)
         if state not in FAST_PATH_ERRORS:
             raise
         raise _fast_path_error(state, exc, legs) from None
-    txn = Transaction(
-        pk=txn_id, kind=kind, idempotency_key=idempotency_key, fingerprint=fingerprint,
-        reference=reference, memo=memo[:300],
-    )  # fmt: skip
-    txn.replayed = replayed
-    return txn
+    return Posted(pk=txn_id, replayed=replayed)
 
 
-def _fast_path_error(
-    state: str, exc: DatabaseError, legs: Sequence[OwnerLeg]
-) -> errors.WalletError:
+WALLET_POST_SQL = (
+    "SELECT txn_id, replayed FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], %s::text[], "
+    "%s::text[], %s::bigint[], %s::boolean[], %s)"
+)
+
+
+def _pg_array(items: Iterable[str]) -> str:
+    # Purposes and units are fixed identifiers and numbers are ints: nothing needs quoting.
+    return "{" + ",".join(items) + "}"
+
+
+def _wallet_post_call(conn, args: tuple) -> tuple[int, bool]:
+    """Call wallet_post on Django's connection as a server-side prepared statement.
+
+    Django gives psycopg a client-side-binding cursor factory, which cannot prepare: the
+    whole query would be sent, parsed and planned on every gift. A plain psycopg Cursor on
+    the same connection (same transaction state) binds on the server and is prepared once
+    (settings enable `prepare_threshold`). The cursor is kept with its connection.
+    """
+    conn.ensure_connection()
+    raw = conn.connection
+    cursor = getattr(conn, "_wallet_post_cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = conn._wallet_post_cursor = PsycopgCursor(raw)
+    cursor.execute(WALLET_POST_SQL, args, prepare=True)
+    return cursor.fetchone()
+
+
+def _fast_path_error(state: str, exc: Exception, legs: Sequence[OwnerLeg]) -> errors.WalletError:
     if state == "GC002":
         return errors.AccountFrozen(errors.FROZEN)
     if state == "GC003":
         return errors.IdempotencyConflict(errors.KEY_REUSED)
-    diag = getattr(exc.__cause__, "diag", None)
+    diag = getattr(exc, "diag", None)
     balance = int(diag.message_primary) if diag and diag.message_primary else 0
     needed = -min(leg.amount for leg in legs if leg.purpose in CACHED_PURPOSES)
     return errors.InsufficientFunds(

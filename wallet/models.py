@@ -115,7 +115,7 @@ class Transaction(models.Model):
     """One business event. Immutable: a mistake is corrected by another transaction."""
 
     kind = models.CharField(max_length=20, choices=TransactionKind.choices)
-    idempotency_key = models.CharField(max_length=100, unique=True)
+    idempotency_key = models.CharField(max_length=100)
     # Hash of what was asked, so a replayed key with a different payload is refused.
     fingerprint = models.CharField(max_length=64)
     reference = models.CharField(
@@ -126,9 +126,23 @@ class Transaction(models.Model):
     )
     memo = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Every index here is paid on every gift: only the key's uniqueness is essential.
+        # (A UniqueConstraint, not unique=True, so PostgreSQL gets no extra LIKE index.)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="wallet_transaction_key_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
@@ -136,7 +150,10 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed through (account, id) below, which also serves derived-balance reads.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.BigIntegerField()
 
     class Meta:

@@ -33,6 +33,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers: wait for the lock instead of failing, and take it up front.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's own queries bind on the client and are never prepared; this lets the ledger's
+    # one-call gift path (wallet.ledger._wallet_post_call) run as a prepared statement.
+    # Behind PgBouncer in transaction mode this needs PgBouncer 1.21+ (max_prepared_statements).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------

@@ -1,0 +1,252 @@
+#!/usr/bin/env python
+"""Ledger transfers per second on PostgreSQL, beside pgbench's tpcb-like TPS in the same run.
+
+A transfer is gift-shaped: fan coin debit (guarded), coins-spent credit, diamonds-issued
+debit, creator diamond credit, one transaction row. 8 concurrent worker processes, spread
+over 1,000 creators and then all to one creator, on tables with realistic history.
+
+    .venv/bin/python bench/ledger_throughput.py [--seconds 15] [--clients 8] [--history 100000]
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432) and pgbench.
+It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+BENCH_DB, PGBENCH_DB = "giftcast_bench", "giftcast_pgbench"
+FANS_PER_CLIENT = 64
+CREATORS = 1000
+
+
+def _psql(sql: str, db: str = "postgres") -> None:
+    url = urlsplit(SERVER)
+    subprocess.run(
+        ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
+         "-d", db, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def _django() -> None:
+    os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    import logging
+
+    logging.disable(logging.INFO)
+
+
+def _cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+class CpuMeter:
+    def __enter__(self):
+        self.start = _cpu()
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = _cpu()
+        self.busy = (busy - self.start[0]) / max(total - self.start[1], 1)
+
+
+def pgbench(seconds: int, clients: int) -> float:
+    url = urlsplit(SERVER)
+    conn = [
+        "-h",
+        url.hostname or "127.0.0.1",
+        "-p",
+        str(url.port or 5432),
+        "-U",
+        url.username or "postgres",
+    ]
+    out = subprocess.run(
+        ["pgbench", *conn, "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 2)), "-T", str(seconds), PGBENCH_DB],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
+    url = urlsplit(SERVER)
+    for db in (BENCH_DB, PGBENCH_DB):
+        _psql(f"DROP DATABASE IF EXISTS {db}")
+        _psql(f"CREATE DATABASE {db}")
+    subprocess.run(
+        ["pgbench", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
+         "-i", "-q", "-s", "10", PGBENCH_DB],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    _django()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import User
+    from wallet.ledger import OwnerLeg, transfer_post
+    from wallet.models import Purpose, TransactionKind
+
+    call_command("migrate", verbosity=0)
+    fan_count = FANS_PER_CLIENT * clients
+    User.objects.bulk_create(
+        [User(email=f"fan{n}@bench.invalid", password="!") for n in range(fan_count)]
+        + [User(email=f"creator{n}@bench.invalid", password="!") for n in range(CREATORS)],
+        batch_size=2000,
+    )
+    fans = list(
+        User.objects.filter(email__startswith="fan").order_by("pk").values_list("pk", flat=True)
+    )
+    creators = list(
+        User.objects.filter(email__startswith="creator").order_by("pk").values_list("pk", flat=True)
+    )
+    for pk in fans:
+        transfer_post(
+            kind=TransactionKind.RECHARGE,
+            idempotency_key=f"fund-{pk}",
+            reference="bench",
+            legs=[
+                OwnerLeg(None, Purpose.COINS_ISSUED, -(10**12)),
+                OwnerLeg(pk, Purpose.WALLET, 10**12),
+            ],
+        )
+    # Realistic history, written by the same database function, in one statement.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+              SELECT wallet_post('gift', 'hist-' || g, 'x', 'gift:hist', '',
+                ARRAY[f, NULL, NULL, c]::bigint[],
+                ARRAY['wallet','coins_spent','diamonds_issued','earnings']::text[],
+                ARRAY['COIN','COIN','DIAMOND','DIAMOND']::text[],
+                ARRAY[-(2 + g %% 97), 2 + g %% 97, -((2 + g %% 97) / 2), (2 + g %% 97) / 2]::bigint[],
+                ARRAY[true, false, false, false], true)
+              FROM (SELECT g, (%s::bigint[])[1 + g %% %s] AS f, (%s::bigint[])[1 + g %% %s] AS c
+                    FROM generate_series(1, %s) AS g) s
+            ) t
+            """,
+            [fans, len(fans), creators, len(creators), history],
+        )
+        cursor.execute("ANALYZE")
+    connection.close()
+    return [fans[i::clients] for i in range(clients)], creators
+
+
+def _worker(fans: list[int], creators: list[int], seconds: float, start_at: float, queue) -> None:
+    _django()
+    from wallet.ledger import OwnerLeg, transfer_post
+    from wallet.models import Purpose, TransactionKind
+
+    rng = random.Random()
+    done = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = start_at + seconds
+    prefix = uuid.uuid4().hex[:8]
+    while time.time() < deadline:
+        coins = rng.randint(2, 200)
+        transfer_post(
+            kind=TransactionKind.GIFT,
+            idempotency_key=f"{prefix}-{done}",
+            reference="gift:bench",
+            legs=[
+                OwnerLeg(rng.choice(fans), Purpose.WALLET, -coins),
+                OwnerLeg(None, Purpose.COINS_SPENT, coins),
+                OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -(coins // 2)),
+                OwnerLeg(rng.choice(creators), Purpose.EARNINGS, coins // 2),
+            ],
+        )
+        done += 1
+    queue.put(done)
+
+
+def run_transfers(pools: list[list[int]], creators: list[int], seconds: int) -> float:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.time() + 4  # let every process import Django and connect first
+    procs = [
+        ctx.Process(target=_worker, args=(pool, creators, seconds, start_at, queue))
+        for pool in pools
+    ]
+    for p in procs:
+        p.start()
+    total = sum(queue.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total / seconds
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--history", type=int, default=100_000)
+    args = ap.parse_args()
+
+    t0 = time.time()
+    pools, creators = setup(args.history, args.clients)
+    print(f"setup: {args.history:,} past gifts, {len(creators):,} creators, "
+          f"{sum(map(len, pools)):,} fans ({time.time() - t0:.0f}s)")  # fmt: skip
+
+    with CpuMeter() as cpu_pg:
+        pg_before = pgbench(args.seconds, args.clients)
+    with CpuMeter() as cpu_spread:
+        spread = run_transfers(pools, creators, args.seconds)
+    with CpuMeter() as cpu_hot:
+        hot = run_transfers(pools, creators[:1], args.seconds)
+    pg_after = pgbench(args.seconds, args.clients)
+    pg = (pg_before + pg_after) / 2
+
+    _django()
+    from wallet.ledger import ledger_audit
+
+    report = ledger_audit()
+    print(
+        f"clients: {args.clients}, {args.seconds}s per run, PostgreSQL at {urlsplit(SERVER).hostname}"
+    )
+    print(
+        f"pgbench tpcb-like TPS         {pg:10.0f}   (before {pg_before:.0f}, after {pg_after:.0f}; "
+        f"machine CPU busy {cpu_pg.busy:.0%})"
+    )
+    print(
+        f"transfers/s, 1,000 creators   {spread:10.0f}   {spread / pg:5.2f}x pgbench  (CPU busy {cpu_spread.busy:.0%})"
+    )
+    print(
+        f"transfers/s, one hot creator  {hot:10.0f}   {hot / pg:5.2f}x pgbench  (CPU busy {cpu_hot.busy:.0%})"
+    )
+    print(
+        f"ledger_audit after the run:   {'clean' if report.ok else 'PROBLEMS: ' + '; '.join(report.problems[:3])}"
+    )
+    from django.db import connection
+
+    connection.close()
+    if os.environ.get("BENCH_KEEP") != "1":
+        for db in (BENCH_DB, PGBENCH_DB):
+            _psql(f"DROP DATABASE IF EXISTS {db}")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
