@@ -9,6 +9,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -32,7 +33,6 @@ from .payments import PaymentProviderError, get_provider
 from .selectors import custom_amount_minor, custom_limits, money_locale, wallet_is_frozen
 
 logger = logging.getLogger(__name__)
-LOCK_TIMEOUT = "5s"
 
 
 # ----------------------------------------------------------------------------- creation
@@ -103,7 +103,8 @@ def recharge_create(
 def _set_lock_timeout() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            # Webhooks answer 503 (Stripe retries) rather than hold a worker on a busy row.
+            cursor.execute(f"SET LOCAL lock_timeout = '{int(settings.WALLET_LOCK_TIMEOUT_MS)}ms'")
 
 
 def _locked(pk: int | None = None, **lookup) -> Recharge:

@@ -256,3 +256,4 @@ RECHARGE_CUSTOM_MIN_COINS = env.int("RECHARGE_CUSTOM_MIN_COINS", default=30)
 RECHARGE_CUSTOM_MAX_COINS = env.int("RECHARGE_CUSTOM_MAX_COINS", default=200_000)
 # Point the real stripe library somewhere else (a fake of Stripe's API in tests).
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=5000)

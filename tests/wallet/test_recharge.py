@@ -478,3 +478,36 @@ def test_distinct_events_and_success_page_racing_credit_once(user, monkeypatch):
     assert not [r for r in results if isinstance(r, Exception)], results
     assert _coins(user) == 350
     assert Transaction.objects.filter(kind=TransactionKind.RECHARGE).count() == 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_webhook_answers_503_when_the_recharge_stays_locked(user, settings):
+    """A lock held too long (another worker mid-fulfilment) gets 503 so Stripe retries."""
+    from django.db import transaction
+
+    settings.WALLET_LOCK_TIMEOUT_MS = 200
+    recharge = _open(user)
+    body, sig = signed(session_event(recharge, event_id="evt_locked"))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock():
+        with transaction.atomic():
+            Recharge.objects.select_for_update().get(pk=recharge.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(10)
+    try:
+        result = webhook_receive(payload=body, signature=sig)
+    finally:
+        release.set()
+        holder.join(10)
+    assert (result.status_code, result.message) == (503, "busy, retry")
+    assert not WebhookEvent.objects.exists()  # not recorded: the retry will apply it
+    assert _coins(user) == 0
+    assert webhook_receive(payload=body, signature=sig).status_code == 200
+    assert _coins(user) == 350
