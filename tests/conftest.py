@@ -30,3 +30,12 @@ def other_user(db):
 def user_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A client signed in as a superuser; the user is at `staff_client.staff`."""
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    client.staff = staff
+    return client

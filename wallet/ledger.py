@@ -65,16 +65,17 @@ def _fingerprint(kind: str, reference: str, legs: Iterable[tuple[int | None, str
     return hashlib.sha256(f"{kind}|{reference}|{';'.join(parts)}".encode()).hexdigest()
 
 
-def _validate(legs: Sequence[Leg]) -> None:
-    if len(legs) < 2:
+def _validate(units_and_amounts: Sequence[tuple[str, int]]) -> None:
+    """Two or more non-zero integer amounts that sum to zero per unit, or LedgerError."""
+    if len(units_and_amounts) < 2:
         raise errors.LedgerError(errors.TOO_FEW_ENTRIES)
     totals: dict[str, int] = defaultdict(int)
-    for leg in legs:
-        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
-            raise errors.LedgerError(f"Amounts are integers, not {type(leg.amount).__name__}.")
-        if leg.amount == 0:
+    for unit, amount in units_and_amounts:
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise errors.LedgerError(f"Amounts are integers, not {type(amount).__name__}.")
+        if amount == 0:
             raise errors.LedgerError(errors.ZERO_ENTRY)
-        totals[leg.account.unit] += leg.amount
+        totals[unit] += amount
     for unit, total in totals.items():
         if total:
             raise errors.LedgerError(errors.UNBALANCED.format(unit=unit, total=total))
@@ -150,7 +151,7 @@ def transaction_post(
     Raises InsufficientFunds or AccountFrozen, and changes nothing, when a user account would
     go below zero or is frozen (debits only; credits to a frozen account are allowed).
     """
-    _validate(legs)
+    _validate([(leg.account.unit, leg.amount) for leg in legs])
     fingerprint = _fingerprint(
         kind, reference, [(leg.account.owner_id, leg.account.purpose, leg.amount) for leg in legs]
     )
@@ -238,21 +239,10 @@ def transfer_post(
     accounts with the ORM and calls `transaction_post`. Both write the same ledger.
     """
     units = {**SYSTEM_PURPOSES, **USER_PURPOSES}
-    for leg in legs:
-        if leg.purpose not in units:
-            raise errors.LedgerError(f"Unknown purpose {leg.purpose!r}.")
-    totals: dict[str, int] = defaultdict(int)
-    for leg in legs:
-        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
-            raise errors.LedgerError(
-                errors.ZERO_ENTRY if leg.amount == 0 else "Amounts are integers."
-            )
-        totals[units[leg.purpose]] += leg.amount
-    if len(legs) < 2:
-        raise errors.LedgerError(errors.TOO_FEW_ENTRIES)
-    for unit, total in totals.items():
-        if total:
-            raise errors.LedgerError(errors.UNBALANCED.format(unit=unit, total=total))
+    unknown = [leg.purpose for leg in legs if leg.purpose not in units]
+    if unknown:
+        raise errors.LedgerError(f"Unknown purpose {unknown[0]!r}.")
+    _validate([(units[leg.purpose], leg.amount) for leg in legs])
 
     if fast is None:
         fast = _fast_path_usable(legs)

@@ -10,14 +10,6 @@ from tests.accounts.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client):
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(staff)
-    client.staff = staff
-    return client
-
-
 @pytest.mark.parametrize(
     "url", ["/admin/accounts/user/", "/admin/accounts/profile/", "/admin/accounts/follow/"]
 )

@@ -15,14 +15,6 @@ from wallet.models import Account, Transaction, TransactionKind
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books_balance")]
 
 
-@pytest.fixture
-def staff_client(client):
-    staff = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(staff)
-    client.staff = staff
-    return client
-
-
 def test_adjustment_needs_a_reason(staff_client):
     fan = UserFactory()
     response = staff_client.post(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from tests.accounts.factories import UserFactory
+from tests.helpers import postgres_only, run_threads
 from tests.wallet.factories import fund, gift_legs, wallet_of
 from wallet import exceptions as errors
 from wallet.ledger import (
@@ -198,38 +198,13 @@ def test_audit_finds_an_unbalanced_transaction():
 
 # --------------------------------------------------------------------------- concurrency
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="concurrency tests need PostgreSQL (set DATABASE_URL)"
-)
-
-
-def _run_threads(n: int, target) -> list:
-    results: list = [None] * n
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
 
 @postgres_only
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_racing_debits_never_overdraw():
     fan, creator = UserFactory(), UserFactory()
     fund(fan, 40)
-    results = _run_threads(50, lambda i: _gift(fan, creator, 2))
+    results = run_threads(50, lambda i: _gift(fan, creator, 2))
     ok = [r for r in results if isinstance(r, Transaction)]
     refused = [r for r in results if isinstance(r, errors.InsufficientFunds)]
     assert (len(ok), len(refused)) == (20, 30), results
@@ -242,7 +217,7 @@ def test_racing_debits_never_overdraw():
 def test_same_key_from_ten_threads_posts_once():
     fan, creator = UserFactory(), UserFactory()
     fund(fan, 100)
-    results = _run_threads(10, lambda i: _gift(fan, creator, 10, key="one-key"))
+    results = run_threads(10, lambda i: _gift(fan, creator, 10, key="one-key"))
     assert all(isinstance(r, Transaction) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
@@ -260,7 +235,7 @@ def test_rollup_racing_gifts_loses_nothing():
             return ledger_rollup()
         return _gift(fan, creator, 4)
 
-    results = _run_threads(25, work)
+    results = run_threads(25, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     ledger_rollup()
     assert account_balance(account_get(owner=creator, purpose=Purpose.EARNINGS)) == 20 * 2

@@ -10,6 +10,7 @@ from django.db import connection
 from django.urls import reverse
 
 from tests.accounts.factories import UserFactory
+from tests.helpers import postgres_only, run_threads
 from tests.wallet.factories import gift_legs, session_event, signed, wallet_of
 from wallet import exceptions as errors
 from wallet.ledger import account_balance, account_get, transaction_post
@@ -423,36 +424,13 @@ def test_partial_refund_is_flagged_for_review(client, user):
 
 # ----------------------------------------------------------------------------- concurrency
 
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
-
-
-def _threads(n, target):
-    barrier = threading.Barrier(n)
-    out = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            out[i] = target(i)
-        except Exception as exc:  # noqa: BLE001
-            out[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
-
 
 @postgres_only
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_same_webhook_from_ten_threads_credits_once(user):
     recharge = _open(user)
     body, sig = signed(session_event(recharge, event_id="evt_race"))
-    results = _threads(10, lambda i: webhook_receive(payload=body, signature=sig))
+    results = run_threads(10, lambda i: webhook_receive(payload=body, signature=sig))
     assert [r.status_code for r in results] == [200] * 10, results
     assert _coins(user) == 350
     assert Transaction.objects.filter(kind=TransactionKind.RECHARGE).count() == 1
@@ -474,7 +452,7 @@ def test_distinct_events_and_success_page_racing_credit_once(user, monkeypatch):
             return webhook_receive(payload=body, signature=sig).status_code
         return recharge_sync(recharge=Recharge.objects.get(pk=recharge.pk)).status
 
-    results = _threads(8, work)
+    results = run_threads(8, work)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert _coins(user) == 350
     assert Transaction.objects.filter(kind=TransactionKind.RECHARGE).count() == 1
