@@ -257,3 +257,8 @@ RECHARGE_CUSTOM_MAX_COINS = env.int("RECHARGE_CUSTOM_MAX_COINS", default=200_000
 # Point the real stripe library somewhere else (a fake of Stripe's API in tests).
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=5000)
+GIFT_BIG_MIN_COINS = env.int("GIFT_BIG_MIN_COINS", default=500)
+GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
+GIFT_RATE_LIMIT = env("GIFT_RATE_LIMIT", default="30/10")  # sends per seconds, per fan
+CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds, per user
+CHAT_MAX_LENGTH = 200
