@@ -1,3 +1,5 @@
 """Websocket routes of every app, gathered in one list for config.asgi."""
 
-websocket_urlpatterns: list = []
+from livestreams.routing import websocket_urlpatterns as livestreams_ws
+
+websocket_urlpatterns = [*livestreams_ws]

@@ -20,10 +20,14 @@ class StreamStatus(models.TextChoices):
 
 
 class Stream(models.Model):
-    creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="streams")
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="streams"
+    )
     title = models.CharField(max_length=100)
     status = models.CharField(max_length=5, choices=StreamStatus.choices, default=StreamStatus.LIVE)
-    hls_url = models.URLField(max_length=500, blank=True, help_text="Optional HLS playback URL (OBS users).")
+    hls_url = models.URLField(
+        max_length=500, blank=True, help_text="Optional HLS playback URL (OBS users)."
+    )
     overlay_token = models.CharField(max_length=64, unique=True, default=new_overlay_token)
     goal_coins = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField(auto_now_add=True)
@@ -34,7 +38,9 @@ class Stream(models.Model):
         ordering = ["-started_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["creator"], condition=Q(status="live"), name="livestreams_one_live_stream_per_creator"
+                fields=["creator"],
+                condition=Q(status="live"),
+                name="livestreams_one_live_stream_per_creator",
             ),
         ]
 
@@ -59,13 +65,17 @@ class Gift(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=40)
     coins = models.PositiveIntegerField()
-    artwork = models.CharField(max_length=100, help_text="Static path of the SVG, e.g. gifts/rose.svg")
+    artwork = models.CharField(
+        max_length=100, help_text="Static path of the SVG, e.g. gifts/rose.svg"
+    )
     sort_order = models.PositiveSmallIntegerField(default=0)
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["sort_order", "coins"]
-        constraints = [models.CheckConstraint(condition=Q(coins__gt=0), name="livestreams_gift_coins_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(coins__gt=0), name="livestreams_gift_coins_positive")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.coins:,} coins)"
@@ -80,7 +90,9 @@ class SentGift(models.Model):
     """One send: `quantity` of a gift from a fan to the creator of a stream."""
 
     stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="gifts")
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_gifts")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_gifts"
+    )
     gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()
     coins = models.PositiveIntegerField()
@@ -92,8 +104,12 @@ class SentGift(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["sender", "key"], name="livestreams_sentgift_sender_key"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="livestreams_sentgift_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["sender", "key"], name="livestreams_sentgift_sender_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="livestreams_sentgift_quantity_positive"
+            ),
         ]
         indexes = [models.Index(fields=["stream", "sender"])]
 
@@ -121,14 +137,20 @@ class RoomBan(models.Model):
         BAN = "ban", "Banned"
         MUTE = "mute", "Muted"
 
-    creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=4, choices=Kind.choices)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["creator", "user"], name="livestreams_roomban_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "user"], name="livestreams_roomban_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.user_id} in rooms of {self.creator_id}"

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.accounts.factories import UserFactory
+from wallet.ledger import ledger_audit
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -39,3 +40,11 @@ def staff_client(client, db):
     client.force_login(staff)
     client.staff = staff
     return client
+
+
+@pytest.fixture
+def books_balance():
+    """Run the ledger audit after the test: every money test must leave the books clean."""
+    yield
+    report = ledger_audit()
+    assert report.ok, report.problems

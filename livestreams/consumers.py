@@ -1,0 +1,184 @@
+"""The room's websocket: authenticate, join the room's group, decode frames, call services.
+
+Every frame is a JSON object with a `type` (docs/protocol.md). Domain errors become `error`
+frames; the connection stays open.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from wallet.exceptions import WalletError
+
+from . import realtime, selectors, services
+from .exceptions import RoomError
+from .models import RoomBan, Stream
+
+
+def _error(code: str, message: str, key: str | None = None) -> dict:
+    frame = {"type": "error", "code": code, "message": message}
+    if key is not None:
+        frame["key"] = key
+    return frame
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
+        self.user = self.scope.get("user")
+        stream = await database_sync_to_async(Stream.objects.filter(pk=self.stream_id).first)()
+        if stream is None:
+            await self.close(code=4404)
+            return
+        if await self._banned(stream):
+            await self.accept()
+            await self.send_json(_error("banned", "You've been banned from this creator's rooms."))
+            await self.close(code=4403)
+            return
+        self.group = realtime.group_name(self.stream_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        self.joined = True
+        count = await database_sync_to_async(realtime.viewers_join)(self.stream_id)
+        await self.send_json(await database_sync_to_async(self._state)(stream, count))
+        await database_sync_to_async(realtime.broadcast)(
+            self.stream_id, {"type": "viewers", "count": count}
+        )
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            count = await database_sync_to_async(realtime.viewers_leave)(self.stream_id)
+            await database_sync_to_async(realtime.broadcast)(
+                self.stream_id, {"type": "viewers", "count": count}
+            )
+
+    # ------------------------------------------------------------------ frames in
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            frame = json.loads(text_data or "")
+        except (TypeError, ValueError):
+            await self.send_json(_error("bad_frame", "Frames are JSON objects with a type."))
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_json(_error("bad_frame", "Frames are JSON objects with a type."))
+            return
+        handler = {"gift.send": self.gift_send, "chat.send": self.chat_send, "sync": self.sync}.get(
+            frame["type"]
+        )
+        if handler is None:
+            await self.send_json(
+                _error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+            )
+            return
+        await handler(frame)
+
+    def _needs_account(self, key=None) -> dict | None:
+        if not self.user or not self.user.is_authenticated:
+            return _error("auth_required", "Sign in to take part.", key)
+        return None
+
+    async def gift_send(self, frame: dict):
+        key = frame.get("key")
+        key = key if isinstance(key, str) else None
+        if refusal := self._needs_account(key):
+            await self.send_json(refusal)
+            return
+        if not await database_sync_to_async(self._verified)():
+            await self.send_json(_error("verify_required", "Verify your email address first.", key))
+            return
+        gift, quantity = frame.get("gift"), frame.get("quantity", 1)
+        if not isinstance(gift, str) or not isinstance(quantity, int) or isinstance(quantity, bool):
+            await self.send_json(
+                _error("bad_frame", "gift.send needs a gift slug and an integer quantity.", key)
+            )
+            return
+        try:
+            result = await database_sync_to_async(services.gift_send)(
+                sender=self.user, stream_id=self.stream_id, gift_slug=gift, quantity=quantity,
+                key=key or "", anonymous=bool(frame.get("anonymous", False)),
+            )  # fmt: skip
+        except (RoomError, WalletError) as exc:
+            await self.send_json(_error(exc.code, str(exc), key))
+            return
+        await self.send_json({"type": "gift.ok", "key": key, "balance": result.balance,
+                              "replayed": result.replayed})  # fmt: skip
+
+    async def chat_send(self, frame: dict):
+        if refusal := self._needs_account():
+            await self.send_json(refusal)
+            return
+        if not await database_sync_to_async(self._verified)():
+            await self.send_json(_error("verify_required", "Verify your email address first."))
+            return
+        text = frame.get("text")
+        if not isinstance(text, str):
+            await self.send_json(_error("bad_frame", "chat.send needs text."))
+            return
+        try:
+            await database_sync_to_async(services.chat_send)(
+                user=self.user, stream_id=self.stream_id, text=text
+            )
+        except RoomError as exc:
+            await self.send_json(_error(exc.code, str(exc)))
+
+    async def sync(self, frame: dict):
+        """A client that saw a gap in `seq` asks for the room's state again."""
+        stream = await database_sync_to_async(Stream.objects.get)(pk=self.stream_id)
+        count = await database_sync_to_async(realtime.viewers)(self.stream_id)
+        await self.send_json(await database_sync_to_async(self._state)(stream, count))
+
+    # ------------------------------------------------------------------ frames out
+
+    async def room_event(self, message: dict):
+        event = message["event"]
+        if event.get("type") == "moderation" and event.get("action") == RoomBan.Kind.BAN:
+            me = (
+                getattr(self.user, "profile", None)
+                if self.user and self.user.is_authenticated
+                else None
+            )
+            if me is not None and event["user"]["handle"] == me.handle:
+                await self.send_json(event)
+                await self.close(code=4403)
+                return
+        await self.send_json(event)
+
+    async def send_json(self, content: dict):
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    # ------------------------------------------------------------------ helpers (sync)
+
+    async def _banned(self, stream: Stream) -> bool:
+        if not self.user or not self.user.is_authenticated:
+            return False
+        ban = await database_sync_to_async(selectors.ban_of)(
+            creator_id=stream.creator_id, user_id=self.user.pk
+        )
+        return ban is not None and ban.kind == RoomBan.Kind.BAN
+
+    def _verified(self) -> bool:
+        from allauth.account.models import EmailAddress
+
+        return EmailAddress.objects.filter(user=self.user, verified=True).exists()
+
+    def _state(self, stream: Stream, count: int) -> dict:
+        from wallet.selectors import coin_balance
+
+        state = {
+            "type": "state",
+            "seq": realtime.current_seq(stream.pk),
+            "status": stream.status,
+            "viewers": count,
+            "chat": selectors.recent_chat(stream=stream),
+            "top": selectors.top_gifters(stream=stream, limit=3),
+            "coins": selectors.stream_coins(stream=stream),
+            "goal": stream.goal_coins,
+        }
+        if self.user and self.user.is_authenticated:
+            state["balance"] = coin_balance(user=self.user)
+        return state

@@ -1,0 +1,78 @@
+"""Reads of live rooms: streams, the catalogue, rankings, recent chat, bans."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet, Sum
+
+from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamStatus
+
+
+def gift_catalogue() -> QuerySet[Gift]:
+    return Gift.objects.filter(active=True).order_by("sort_order", "coins")
+
+
+def live_streams() -> QuerySet[Stream]:
+    return Stream.objects.filter(status=StreamStatus.LIVE).select_related("creator__profile")
+
+
+def live_stream_of(*, creator) -> Stream | None:
+    return Stream.objects.filter(creator=creator, status=StreamStatus.LIVE).first()
+
+
+def ban_of(*, creator_id: int, user_id: int) -> RoomBan | None:
+    return RoomBan.objects.filter(creator_id=creator_id, user_id=user_id).first()
+
+
+def sender_label(user, *, anonymous: bool) -> dict:
+    """How a gifter appears to the room."""
+    if anonymous:
+        return {"handle": None, "name": "Anonymous", "anonymous": True}
+    profile = user.profile
+    return {"handle": profile.handle, "name": profile.name, "anonymous": False}
+
+
+def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
+    """The stream's ranking by coins; anonymous sends count under "Anonymous"."""
+    rows = (
+        SentGift.objects.filter(stream=stream)
+        .values(
+            "sender_id", "anonymous", "sender__profile__handle", "sender__profile__display_name"
+        )
+        .annotate(coins=Sum("coins"))
+        .order_by("-coins", "sender_id")[: limit * 2]
+    )
+    ranking: list[dict] = []
+    for row in rows:
+        if row["anonymous"]:
+            entry = {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row["coins"]}
+        else:
+            handle = row["sender__profile__handle"]
+            entry = {"handle": handle, "name": row["sender__profile__display_name"] or f"@{handle}",
+                     "anonymous": False, "coins": row["coins"]}  # fmt: skip
+        ranking.append(entry)
+    ranking.sort(key=lambda e: -e["coins"])
+    return ranking[:limit]
+
+
+def recent_chat(*, stream: Stream, limit: int = 30) -> list[dict]:
+    messages = (
+        ChatMessage.objects.filter(stream=stream)
+        .select_related("user__profile")
+        .order_by("-id")[:limit]
+    )
+    return [chat_event(m) for m in reversed(messages)]
+
+
+def chat_event(message: ChatMessage) -> dict:
+    profile = message.user.profile
+    return {
+        "type": "chat",
+        "id": message.pk,
+        "text": message.text,
+        "user": {"handle": profile.handle, "name": profile.name},
+        "at": message.created_at.isoformat(),
+    }
+
+
+def stream_coins(*, stream: Stream) -> int:
+    return SentGift.objects.filter(stream=stream).aggregate(total=Sum("coins"))["total"] or 0

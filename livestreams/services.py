@@ -1,0 +1,207 @@
+"""Writes of live rooms. Gifts move value only through the wallet's ledger."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.selectors import creator_eligibility
+from wallet.ledger import OwnerLeg, transfer_post
+from wallet.models import Purpose, TransactionKind
+from wallet.selectors import coin_balance
+
+from . import exceptions as errors
+from . import realtime, selectors
+from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamStatus
+
+
+def diamonds_for(coins: int) -> int:
+    """floor(coins × CREATOR_SHARE), in exact decimal arithmetic."""
+    return int((Decimal(coins) * settings.CREATOR_SHARE).to_integral_value(rounding=ROUND_FLOOR))
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def stream_start(
+    *, creator, title: str, hls_url: str = "", goal_coins: int | None = None
+) -> Stream:
+    if not creator_eligibility(user=creator).eligible:
+        raise errors.error(errors.NOT_ELIGIBLE)
+    stream = Stream(creator=creator, title=title.strip(), hls_url=hls_url, goal_coins=goal_coins)
+    stream.full_clean(validate_constraints=False)  # the database decides the one-live rule
+    try:
+        with transaction.atomic():
+            stream.save()
+    except IntegrityError as exc:  # the one-live-stream constraint decides races
+        raise errors.error(errors.ALREADY_LIVE) from exc
+    return stream
+
+
+def stream_end(*, stream: Stream, by) -> Stream:
+    if by.pk != stream.creator_id and not by.is_staff:
+        raise errors.error(errors.NOT_ALLOWED)
+    with transaction.atomic(durable=True):
+        updated = Stream.objects.filter(pk=stream.pk, status=StreamStatus.LIVE).update(
+            status=StreamStatus.ENDED, ended_at=timezone.now()
+        )
+        if updated:
+            realtime.broadcast_on_commit(stream.pk, {"type": "stream.ended"})
+    stream.refresh_from_db()
+    return stream
+
+
+# ----------------------------------------------------------------------------- gifts
+
+
+@dataclass(frozen=True)
+class GiftResult:
+    sent: SentGift
+    replayed: bool
+    balance: int
+    event: dict
+
+
+def _valid_key(key: str) -> str:
+    try:
+        return str(uuid.UUID(str(key)))
+    except (ValueError, TypeError, AttributeError):
+        raise errors.error(errors.BAD_KEY) from None
+
+
+def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
+              anonymous: bool = False) -> GiftResult:  # fmt: skip
+    """Send `quantity` of a gift to a live stream's creator, once per (sender, key).
+
+    One durable transaction: the ledger debits the fan's coins and credits the creator's
+    diamonds, and the SentGift row is written; the room hears of it after commit. A repeated
+    key returns the first result and charges nothing. Refusals raise RoomError or a wallet
+    error and change nothing.
+    """
+    key = _valid_key(key)
+    high = settings.GIFT_MAX_QUANTITY
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= high:
+        raise errors.error(errors.QUANTITY, high=high)
+    stream = Stream.objects.filter(pk=stream_id).first()
+    if stream is None or not stream.is_live:
+        raise errors.error(errors.NOT_LIVE)
+    if stream.creator_id == sender.pk:
+        raise errors.error(errors.SELF_GIFT)
+    gift = Gift.objects.filter(slug=gift_slug, active=True).first()
+    if gift is None:
+        raise errors.error(errors.GIFT_UNKNOWN)
+    ban = selectors.ban_of(creator_id=stream.creator_id, user_id=sender.pk)
+    if ban is not None and ban.kind == RoomBan.Kind.BAN:
+        raise errors.error(errors.BANNED)
+
+    existing = SentGift.objects.filter(sender=sender, key=key).select_related("gift").first()
+    if existing is None and realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+
+    coins = gift.coins * quantity
+    diamonds = diamonds_for(coins)
+    legs = [OwnerLeg(sender.pk, Purpose.WALLET, -coins), OwnerLeg(None, Purpose.COINS_SPENT, coins)]
+    if diamonds:
+        legs += [
+            OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -diamonds),
+            OwnerLeg(stream.creator_id, Purpose.EARNINGS, diamonds),
+        ]
+    with transaction.atomic(durable=True):
+        posted = transfer_post(
+            kind=TransactionKind.GIFT,
+            idempotency_key=f"gift:{sender.pk}:{key}",
+            legs=legs,
+            reference=f"stream:{stream.pk}",
+            memo=f"{gift.name} × {quantity} to @{stream.creator.profile.handle}",
+        )
+        if posted.replayed:
+            sent = SentGift.objects.select_related("gift").get(sender=sender, key=key)
+            return GiftResult(sent, True, coin_balance(user=sender), {})
+        sent = SentGift.objects.create(
+            stream=stream, sender=sender, gift=gift, quantity=quantity, coins=coins,
+            diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
+        )  # fmt: skip
+        event = {
+            "type": "gift",
+            "id": sent.pk,
+            "gift": gift.slug,
+            "name": gift.name,
+            "artwork": settings.STATIC_URL + gift.artwork,
+            "quantity": quantity,
+            "coins": coins,
+            "big": gift.is_big,
+            "sender": selectors.sender_label(sender, anonymous=anonymous),
+        }
+
+        def announce() -> None:
+            # Only committed gifts count toward a combo or reach the room.
+            event["combo"] = realtime.combo_add(stream.pk, sender.pk, gift.slug, quantity)
+            realtime.broadcast(stream.pk, event)
+            _ranking_changed(stream)
+
+        transaction.on_commit(announce)
+    return GiftResult(sent, False, coin_balance(user=sender), event)
+
+
+def _ranking_changed(stream: Stream) -> None:
+    realtime.broadcast(stream.pk, {
+        "type": "ranking",
+        "top": selectors.top_gifters(stream=stream, limit=3),
+        "coins": selectors.stream_coins(stream=stream),
+    })  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- chat
+
+
+def chat_send(*, user, stream_id: int, text: str) -> ChatMessage:
+    text = (text or "").strip()
+    if not text:
+        raise errors.error(errors.CHAT_EMPTY)
+    if len(text) > settings.CHAT_MAX_LENGTH:
+        raise errors.error(errors.CHAT_TOO_LONG, high=settings.CHAT_MAX_LENGTH)
+    stream = Stream.objects.filter(pk=stream_id).first()
+    if stream is None or not stream.is_live:
+        raise errors.error(errors.NOT_LIVE)
+    ban = selectors.ban_of(creator_id=stream.creator_id, user_id=user.pk)
+    if ban is not None:
+        raise errors.error(errors.BANNED if ban.kind == RoomBan.Kind.BAN else errors.MUTED)
+    if realtime.rate_limited("chat", user.pk, settings.CHAT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+    with transaction.atomic(durable=True):
+        message = ChatMessage.objects.create(stream=stream, user=user, text=text)
+        realtime.broadcast_on_commit(stream.pk, selectors.chat_event(message))
+    return message
+
+
+# ----------------------------------------------------------------------------- moderation
+
+
+def room_ban(*, stream: Stream, user, by, kind: str = RoomBan.Kind.BAN) -> RoomBan:
+    """The creator (or staff) bans or mutes a viewer in all of the creator's rooms."""
+    if by.pk != stream.creator_id and not by.is_staff:
+        raise errors.error(errors.NOT_ALLOWED)
+    if user.pk == stream.creator_id:
+        raise errors.RoomError(
+            "The creator can't be banned from their own room.", code="bad_target"
+        )
+    with transaction.atomic(durable=True):
+        ban, _ = RoomBan.objects.update_or_create(
+            creator_id=stream.creator_id, user=user, defaults={"kind": kind, "created_by": by}
+        )
+        realtime.broadcast_on_commit(
+            stream.pk,
+            {"type": "moderation", "action": kind, "user": {"handle": user.profile.handle}},
+        )
+    return ban
+
+
+def room_unban(*, stream: Stream, user, by) -> None:
+    if by.pk != stream.creator_id and not by.is_staff:
+        raise errors.error(errors.NOT_ALLOWED)
+    RoomBan.objects.filter(creator_id=stream.creator_id, user=user).delete()
