@@ -38,6 +38,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.send_json(_error("banned", "You've been banned from this creator's rooms."))
             await self.close(code=4403)
             return
+        self.handle = await database_sync_to_async(self._own_handle)()
         self.group = realtime.group_name(self.stream_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -160,6 +161,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             creator_id=stream.creator_id, user_id=self.user.pk
         )
         return ban is not None and ban.kind == RoomBan.Kind.BAN
+
+    def _own_handle(self) -> str | None:
+        if not self.user or not self.user.is_authenticated:
+            return None
+        return self.user.profile.handle
 
     def _verified(self) -> bool:
         from allauth.account.models import EmailAddress
