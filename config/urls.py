@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("wallet/", include("wallet.urls")),
+    path("live/", include("livestreams.urls")),
     path("", include("accounts.urls")),
 ]
 if settings.DEBUG:

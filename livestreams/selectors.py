@@ -76,3 +76,42 @@ def chat_event(message: ChatMessage) -> dict:
 
 def stream_coins(*, stream: Stream) -> int:
     return SentGift.objects.filter(stream=stream).aggregate(total=Sum("coins"))["total"] or 0
+
+
+def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
+    """Live streams with their viewer counts, most watched first; for a signed-in fan the
+    creators they follow come first."""
+    from django.core.cache import cache
+
+    from accounts.models import Follow
+
+    streams = list(live_streams())
+    counts = cache.get_many([f"room:{s.pk}:viewers" for s in streams])
+    followed: set[int] = set()
+    if viewer.is_authenticated:
+        followed = set(
+            Follow.objects.filter(
+                follower=viewer, followee_id__in=[s.creator_id for s in streams]
+            ).values_list("followee_id", flat=True)
+        )
+    rows = [
+        (s, max(counts.get(f"room:{s.pk}:viewers", 0), 0), s.creator_id in followed)
+        for s in streams
+    ]
+    rows.sort(key=lambda row: (not row[2], -row[1], -row[0].started_at.timestamp()))
+    return rows
+
+
+def stream_summary(*, stream: Stream) -> dict:
+    totals = SentGift.objects.filter(stream=stream).aggregate(
+        coins=Sum("coins"), diamonds=Sum("diamonds"), gifts=Sum("quantity")
+    )
+    end = stream.ended_at or stream.started_at
+    return {
+        "duration": end - stream.started_at,
+        "coins": totals["coins"] or 0,
+        "diamonds": totals["diamonds"] or 0,
+        "gifts": totals["gifts"] or 0,
+        "peak_viewers": stream.peak_viewers,
+        "top": top_gifters(stream=stream, limit=5),
+    }
