@@ -33,7 +33,7 @@ test-unit: $(STAMP)
 # Playwright runs its own event loop, so the browser journeys get their own process
 # without pytest-asyncio (see tests/e2e/conftest.py for the skip/fail rule).
 test-e2e: $(STAMP)
-	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e -p no:asyncio -W ignore::pytest.PytestConfigWarning
+	GIFTCAST_E2E=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e -p no:asyncio -W ignore::pytest.PytestConfigWarning
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit $$?; done

@@ -194,7 +194,7 @@
   }
   function updateSend() {
     if (!el.send) return;
-    if (!selected) { el.send.disabled = true; el.send.textContent = "Send"; return; }
+    if (!selected) { el.send.disabled = true; el.send.textContent = "Pick a gift"; return; }
     var total = gifts[selected].coins * Number(el.quantity.value);
     el.send.disabled = false;
     el.send.textContent = "Send · " + fmtInt.format(total) + " coins";

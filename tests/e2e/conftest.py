@@ -55,3 +55,63 @@ def shot():
         return path
 
     return take
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A real daphne process (websockets and all) serving the test database on a free port."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        name = str(settings_dict["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            pytest.skip("the websocket journey needs a file or PostgreSQL test database (GIFTCAST_E2E=1)")
+        url = f"sqlite:///{name}"
+    else:
+        auth = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else "")
+        url = f"postgres://{auth}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    root = Path(__file__).resolve().parents[2]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SHOTS.parent / "e2e-daphne.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our own server
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("daphne exited early") from None
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("daphne did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+def session_cookie(user, base: str) -> dict:
+    """A signed-in session for `user`, as a cookie Playwright can carry."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base}
