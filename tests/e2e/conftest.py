@@ -72,10 +72,14 @@ def asgi_server(transactional_db):
     if settings_dict["ENGINE"].endswith("sqlite3"):
         name = str(settings_dict["NAME"])
         if name == ":memory:" or "mode=memory" in name:
-            pytest.skip("the websocket journey needs a file or PostgreSQL test database (GIFTCAST_E2E=1)")
+            pytest.skip(
+                "the websocket journey needs a file or PostgreSQL test database (GIFTCAST_E2E=1)"
+            )
         url = f"sqlite:///{name}"
     else:
-        auth = settings_dict["USER"] + (f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else "")
+        auth = settings_dict["USER"] + (
+            f":{settings_dict['PASSWORD']}" if settings_dict["PASSWORD"] else ""
+        )
         url = f"postgres://{auth}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -86,8 +90,20 @@ def asgi_server(transactional_db):
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SHOTS.parent / "e2e-daphne.log", "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

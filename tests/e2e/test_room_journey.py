@@ -70,7 +70,9 @@ def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, browser, shot):
     shot(viewer_page, "22-room-lion-desktop")
     expect(fan_page.locator("[data-balance]")).to_have_text("98")
     expect(viewer_page.locator("[data-top] li")).to_have_count(1)
-    expect(viewer_page.locator("[data-top] li").first).to_have_attribute("title", re.compile("Big Fan · 30,002 coins"))
+    expect(viewer_page.locator("[data-top] li").first).to_have_attribute(
+        "title", re.compile("Big Fan · 30,002 coins")
+    )
     expect(viewer_page.locator("[data-goal-coins]")).to_have_text("30,002")
     shot(fan_page, "23-room-after-phone")
 

@@ -1,0 +1,139 @@
+"""Room pages: discovery order, going live, the room, the ended summary, ending a stream."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from accounts.services import follow_create
+from livestreams.models import Stream, StreamStatus
+from livestreams.services import gift_send
+from tests.accounts.factories import UserFactory
+from tests.livestreams.factories import creator, fan_with, live_stream
+
+pytestmark = pytest.mark.django_db
+
+
+def test_discovery_orders_followed_first_then_by_viewers(client):
+    popular, followed, _quiet = (
+        live_stream(title="Popular"),
+        live_stream(title="Followed"),
+        live_stream(title="Quiet"),
+    )
+    Stream.objects.create(creator=creator(), title="Over", status=StreamStatus.ENDED)
+    cache.set(f"room:{popular.pk}:viewers", 50)
+    cache.set(f"room:{followed.pk}:viewers", 2)
+    fan = UserFactory()
+    follow_create(follower=fan, followee=followed.creator)
+    client.force_login(fan)
+    titles = [row[0].title for row in client.get("/live/").context["rows"]]
+    assert titles == ["Followed", "Popular", "Quiet"]
+    client.logout()
+    titles = [row[0].title for row in client.get("/live/").context["rows"]]
+    assert titles == ["Popular", "Followed", "Quiet"]
+
+
+def test_discovery_empty_state(client):
+    assert "Nobody is live right now" in client.get("/live/").content.decode()
+
+
+def test_go_live_creates_a_stream_and_redirects_to_the_room(client):
+    star = creator()
+    client.force_login(star)
+    response = client.post("/live/go/", {"title": "  Hello  ", "hls_url": "", "goal_coins": "1000"})
+    stream = Stream.objects.get(creator=star)
+    assert response.status_code == 302 and response["Location"] == f"/live/{stream.pk}/"
+    assert (stream.title, stream.goal_coins, stream.is_live) == ("Hello", 1000, True)
+    # Already live: the page sends the creator back to the room.
+    assert client.get("/live/go/")["Location"] == f"/live/{stream.pk}/"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"title": "   "}, "This field is required."),
+        ({"title": "x", "hls_url": "http://a.example/x.m3u8"}, "https://"),
+    ],
+)
+def test_go_live_refuses_bad_input(client, data, message):
+    client.force_login(creator())
+    response = client.post("/live/go/", data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not Stream.objects.exists()
+
+
+def test_ineligible_user_sees_what_is_missing(client):
+    client.force_login(UserFactory())
+    body = client.get("/live/go/").content.decode()
+    assert "You can't go live yet." in body and "At least 1,000 followers" in body
+    client.post("/live/go/", {"title": "Sneaky"})
+    assert not Stream.objects.exists()
+
+
+def test_room_page_for_a_fan_shows_tray_with_money_values(client):
+    stream = live_stream()
+    fan = fan_with(0)
+    client.force_login(fan)
+    response = client.get(f"/live/{stream.pk}/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-gift="lion"' in body and "29,999" in body
+    assert "$0.01" in body  # a Rose at the best USD package rate
+    assert 'id="room-config"' in body and "<script>" not in body
+
+
+def test_room_page_for_an_anonymous_visitor_has_no_tray(client):
+    stream = live_stream()
+    body = client.get(f"/live/{stream.pk}/").content.decode()
+    assert "Sign in to chat and send gifts" in body and "data-tray" not in body
+
+
+def test_room_page_query_count_is_fixed(client, django_assert_max_num_queries):
+    stream = live_stream()
+    client.force_login(fan_with(10))
+    with django_assert_max_num_queries(14):
+        client.get(f"/live/{stream.pk}/")
+
+
+def test_ended_stream_shows_its_summary(client, settings):
+    settings.GIFT_RATE_LIMIT = "100/10"
+    stream = live_stream()
+    fan = fan_with(100)
+    gift_send(
+        sender=fan, stream_id=stream.pk, gift_slug="perfume", quantity=2, key=str(uuid.uuid4())
+    )
+    client.force_login(stream.creator)
+    client.post(f"/live/{stream.pk}/end/")
+    body = client.get(f"/live/{stream.pk}/").content.decode()
+    assert "Stream ended" in body and "Diamonds earned" in body
+    assert ">40<" in body and ">20<" in body  # coins received, diamonds earned
+
+
+def test_only_creator_or_staff_can_end(client):
+    stream = live_stream()
+    client.force_login(UserFactory())
+    client.post(f"/live/{stream.pk}/end/")
+    assert Stream.objects.get(pk=stream.pk).is_live
+    client.force_login(UserFactory(is_staff=True))
+    client.post(f"/live/{stream.pk}/end/")
+    assert not Stream.objects.get(pk=stream.pk).is_live
+
+
+def test_profile_links_to_the_live_stream(client):
+    stream = live_stream(title="Right now")
+    body = client.get(f"/@{stream.creator.profile.handle}/").content.decode()
+    assert f'href="/live/{stream.pk}/"' in body and "Right now" in body
+
+
+def test_staff_can_end_streams_from_admin(staff_client):
+    stream = live_stream()
+    staff_client.post(
+        "/admin/livestreams/stream/", {"action": "end_streams", "_selected_action": [stream.pk]}
+    )
+    assert not Stream.objects.get(pk=stream.pk).is_live
+
+
+def test_missing_room_is_404(client):
+    assert client.get("/live/999999/").status_code == 404
