@@ -3,6 +3,8 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from livestreams import views as livestreams_views
+
 from . import views
 
 admin.site.site_header = "Giftcast staff"
@@ -16,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("wallet/", include("wallet.urls")),
     path("live/", include("livestreams.urls")),
+    path("overlay/<str:token>/", livestreams_views.overlay, name="overlay"),
     path("", include("accounts.urls")),
 ]
 if settings.DEBUG:

@@ -44,6 +44,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.joined = True
         count = await database_sync_to_async(realtime.viewers_join)(self.stream_id)
+        await database_sync_to_async(services.stream_viewers_seen)(
+            stream_id=self.stream_id, count=count
+        )
         await self.send_json(await database_sync_to_async(self._state)(stream, count))
         await database_sync_to_async(realtime.broadcast)(
             self.stream_id, {"type": "viewers", "count": count}

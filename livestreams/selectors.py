@@ -54,22 +54,44 @@ def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
     return ranking[:limit]
 
 
+def gifter_level(coins: int) -> int:
+    """Level 1 from the first 10 coins gifted to a creator, one more each time the total
+    doubles (10, 20, 40, …), up to 50."""
+    if coins < 10:
+        return 0
+    return min(50, (coins // 10).bit_length())
+
+
+def gifter_levels(*, creator_id: int, user_ids: list[int]) -> dict[int, int]:
+    """Each user's gifter level in this creator's rooms, from lifetime coins, in one query."""
+    rows = (
+        SentGift.objects.filter(stream__creator_id=creator_id, sender_id__in=set(user_ids))
+        .values("sender_id")
+        .annotate(coins=Sum("coins"))
+    )
+    return {row["sender_id"]: gifter_level(row["coins"]) for row in rows}
+
+
 def recent_chat(*, stream: Stream, limit: int = 30) -> list[dict]:
-    messages = (
+    messages = list(
         ChatMessage.objects.filter(stream=stream)
         .select_related("user__profile")
         .order_by("-id")[:limit]
     )
-    return [chat_event(m) for m in reversed(messages)]
+    levels = gifter_levels(creator_id=stream.creator_id, user_ids=[m.user_id for m in messages])
+    return [chat_event(m, level=levels.get(m.user_id, 0)) for m in reversed(messages)]
 
 
-def chat_event(message: ChatMessage) -> dict:
+def chat_event(message: ChatMessage, *, level: int | None = None) -> dict:
     profile = message.user.profile
+    if level is None:
+        levels = gifter_levels(creator_id=message.stream.creator_id, user_ids=[message.user_id])
+        level = levels.get(message.user_id, 0)
     return {
         "type": "chat",
         "id": message.pk,
         "text": message.text,
-        "user": {"handle": profile.handle, "name": profile.name},
+        "user": {"handle": profile.handle, "name": profile.name, "level": level},
         "at": message.created_at.isoformat(),
     }
 

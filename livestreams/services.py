@@ -148,6 +148,22 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
     return GiftResult(sent, False, coin_balance(user=sender), event)
 
 
+def stream_viewers_seen(*, stream_id: int, count: int) -> None:
+    """Remember the highest viewer count for the stream's summary."""
+    Stream.objects.filter(pk=stream_id, peak_viewers__lt=count).update(peak_viewers=count)
+
+
+def overlay_token_reset(*, stream: Stream, by) -> Stream:
+    """A new secret for the OBS overlay URL; the old one stops working at once."""
+    from .models import new_overlay_token
+
+    if by.pk != stream.creator_id and not by.is_staff:
+        raise errors.error(errors.NOT_ALLOWED)
+    stream.overlay_token = new_overlay_token()
+    stream.save(update_fields=["overlay_token"])
+    return stream
+
+
 def _ranking_changed(stream: Stream) -> None:
     realtime.broadcast(stream.pk, {
         "type": "ranking",

@@ -9,4 +9,5 @@ urlpatterns = [
     path("go/", views.go_live, name="go_live"),
     path("<int:pk>/", views.room, name="room"),
     path("<int:pk>/end/", views.end, name="end"),
+    path("<int:pk>/overlay-reset/", views.overlay_reset, name="overlay_reset"),
 ]

@@ -88,3 +88,25 @@ def end(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(stream)
     messages.success(request, "Your stream has ended.")
     return redirect(stream)
+
+
+def overlay(request: HttpRequest, token: str) -> HttpResponse:
+    """The OBS browser source: the room's gift animations and goal on a transparent page."""
+    stream = get_object_or_404(Stream, overlay_token=token)
+    config = {"ws": f"/ws/live/{stream.pk}/", "goal": stream.goal_coins}
+    response = render(request, "livestreams/overlay.html", {"stream": stream, "config": config})
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@login_required
+@require_POST
+def overlay_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    stream = get_object_or_404(Stream, pk=pk)
+    try:
+        services.overlay_token_reset(stream=stream, by=request.user)
+    except RoomError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "New overlay link made; update your OBS browser source.")
+    return redirect(stream)

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from livestreams.models import ChatMessage, RoomBan, SentGift
+from livestreams.models import ChatMessage, RoomBan, SentGift, Stream
 from livestreams.services import room_ban
 from tests.accounts.factories import UserFactory
 from tests.livestreams.factories import fan_with, live_stream
@@ -77,6 +77,8 @@ async def test_gift_reaches_every_viewer_and_the_sender_gets_gift_ok(room):
     state = await _until(sender, "state")
     assert state["balance"] == 1000
     await _until(watcher, "state")
+    peak = await database_sync_to_async(lambda: Stream.objects.get(pk=stream.pk).peak_viewers)()
+    assert peak == 2  # remembered for the stream's summary
     key = str(uuid.uuid4())
     await sender.send_json_to({"type": "gift.send", "gift": "rose", "quantity": 3, "key": key})
     ok = await _until(sender, "gift.ok")

@@ -137,3 +137,47 @@ def test_staff_can_end_streams_from_admin(staff_client):
 
 def test_missing_room_is_404(client):
     assert client.get("/live/999999/").status_code == 404
+
+
+def test_overlay_is_public_by_secret_token_and_can_be_reset(client):
+    stream = live_stream(goal_coins=500)
+    old = stream.overlay_token
+    response = client.get(f"/overlay/{old}/")
+    body = response.content.decode()
+    assert response.status_code == 200 and "overlay-page" in body and "js/overlay.js" in body
+    assert "/ 500 coins" in body
+    assert client.get("/overlay/not-the-token/").status_code == 404
+
+    client.force_login(UserFactory())
+    client.post(f"/live/{stream.pk}/overlay-reset/")
+    assert Stream.objects.get(pk=stream.pk).overlay_token == old  # not theirs to reset
+    client.force_login(stream.creator)
+    client.post(f"/live/{stream.pk}/overlay-reset/")
+    assert Stream.objects.get(pk=stream.pk).overlay_token != old
+    assert client.get(f"/overlay/{old}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("coins", "level"), [(0, 0), (9, 0), (10, 1), (19, 1), (20, 2), (40, 3), (30_002, 12)]
+)
+def test_gifter_levels_double(coins, level):
+    from livestreams.selectors import gifter_level
+
+    assert gifter_level(coins) == level
+
+
+def test_chat_carries_the_senders_level_in_this_creators_rooms(settings):
+    from livestreams.selectors import recent_chat
+    from livestreams.services import chat_send
+
+    stream = live_stream()
+    fan = fan_with(100)
+    gift_send(
+        sender=fan, stream_id=stream.pk, gift_slug="love-bang", quantity=2, key=str(uuid.uuid4())
+    )
+    chat_send(user=fan, stream_id=stream.pk, text="hi")
+    [line] = recent_chat(stream=stream)
+    assert line["user"]["level"] == 3  # 50 coins
+    other_room = live_stream()
+    chat_send(user=fan, stream_id=other_room.pk, text="hello")
+    assert recent_chat(stream=other_room)[0]["user"]["level"] == 0

@@ -1,0 +1,99 @@
+// Gift animations shared by the room and the OBS overlay: a side rail of small-gift banners
+// with growing combos, and a queue of big gifts that play one at a time on the stage.
+(function () {
+  "use strict";
+  var fmtInt = new Intl.NumberFormat();
+  function senderName(s) { return s.anonymous ? "Anonymous" : "@" + s.handle; }
+
+  function GiftAnimator(rail, stage) {
+    this.rail = rail; this.stage = stage;
+    this.banners = {}; this.queue = []; this.playing = false;
+  }
+  GiftAnimator.prototype.show = function (g) {
+    if (g.big) { this.queue.push(g); if (!this.playing) this.playNext(); return; }
+    var self = this, id = (g.sender.anonymous ? "anon" : g.sender.handle) + "|" + g.gift;
+    var b = this.banners[id];
+    if (!b) {
+      var node = document.createElement("div");
+      node.className = "banner";
+      node.dataset.key = id;
+      var img = document.createElement("img");
+      img.src = g.artwork; img.alt = ""; img.width = 40; img.height = 40;
+      var text = document.createElement("span"); text.className = "banner-text";
+      var count = document.createElement("span"); count.className = "banner-count";
+      node.appendChild(img); node.appendChild(text); node.appendChild(count);
+      this.rail.appendChild(node);
+      while (this.rail.children.length > 4) this.remove(this.rail.firstChild);
+      b = this.banners[id] = { node: node, text: text, count: count, timer: null };
+    }
+    b.text.textContent = senderName(g.sender) + " sent " + g.name;
+    b.count.textContent = "× " + fmtInt.format(g.combo || g.quantity);
+    b.count.classList.remove("bump"); void b.count.offsetWidth; b.count.classList.add("bump");
+    clearTimeout(b.timer);
+    b.timer = setTimeout(function () { self.remove(b.node); }, 5000);
+  };
+  GiftAnimator.prototype.remove = function (node) {
+    if (!node) return;
+    delete this.banners[node.dataset.key];
+    node.classList.add("leaving");
+    setTimeout(function () { if (node.parentNode) node.parentNode.removeChild(node); }, 300);
+  };
+  GiftAnimator.prototype.playNext = function () {
+    var self = this, g = this.queue.shift();
+    if (!g) { this.playing = false; return; }
+    this.playing = true;
+    var box = document.createElement("div");
+    box.className = "big-gift";
+    var img = document.createElement("img");
+    img.src = g.artwork; img.alt = g.name; img.width = 220; img.height = 220;
+    var caption = document.createElement("p");
+    caption.textContent = senderName(g.sender) + " sent " + g.name + (g.quantity > 1 ? " × " + g.quantity : "");
+    box.appendChild(img); box.appendChild(caption);
+    this.stage.appendChild(box);
+    var anim = box.animate([
+      { transform: "scale(.3) rotate(-12deg)", opacity: 0 },
+      { transform: "scale(1.1) rotate(4deg)", opacity: 1, offset: .25 },
+      { transform: "scale(1) rotate(0)", opacity: 1, offset: .8 },
+      { transform: "scale(1.25)", opacity: 0 }
+    ], { duration: 3200, easing: "ease-out" });
+    anim.onfinish = function () { box.remove(); self.playNext(); };
+  };
+
+  // A room socket that reconnects with backoff and asks for state after a gap in `seq`.
+  function RoomSocket(path, onFrame, onStatus) {
+    this.path = path; this.onFrame = onFrame; this.onStatus = onStatus || function () {};
+    this.lastSeq = 0; this.backoff = 1000; this.closed = false; this.ws = null;
+    this.onOpen = function () {};
+    this.connect();
+  }
+  RoomSocket.prototype.connect = function () {
+    var self = this, proto = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = this.ws = new WebSocket(proto + location.host + this.path);
+    ws.onopen = function () { self.backoff = 1000; self.onStatus(""); self.onOpen(); };
+    ws.onmessage = function (msg) {
+      var f;
+      try { f = JSON.parse(msg.data); } catch (e) { return; }
+      if (f.type === "state") self.lastSeq = f.seq || 0;
+      else if (typeof f.seq === "number") {
+        if (self.lastSeq && f.seq > self.lastSeq + 1) self.send({ type: "sync" });
+        self.lastSeq = Math.max(self.lastSeq, f.seq);
+      }
+      self.onFrame(f);
+    };
+    ws.onclose = function (ev) {
+      if (ev.code === 4403) { self.closed = true; self.onStatus("You can't watch this room."); return; }
+      if (ev.code === 4404) { self.closed = true; self.onStatus("This room doesn't exist."); return; }
+      if (self.closed) return;
+      self.onStatus("Reconnecting…");
+      var wait = self.backoff + Math.random() * 500;
+      self.backoff = Math.min(self.backoff * 2, 15000);
+      setTimeout(function () { self.connect(); }, wait);
+    };
+  };
+  RoomSocket.prototype.send = function (frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) { this.ws.send(JSON.stringify(frame)); return true; }
+    return false;
+  };
+
+  window.Giftcast = { GiftAnimator: GiftAnimator, RoomSocket: RoomSocket, fmtInt: fmtInt };
+})();
