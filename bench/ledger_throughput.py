@@ -15,91 +15,28 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import random
-import re
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-BENCH_DB, PGBENCH_DB = "giftcast_bench", "giftcast_pgbench"
+from _common import (  # noqa: E402 - the helpers put the project on sys.path
+    SERVER,
+    CpuMeter,
+    django_setup,
+    drop_databases,
+    fresh_databases,
+    pgbench,
+)
+
 FANS_PER_CLIENT = 64
 CREATORS = 1000
 
 
-def _psql(sql: str, db: str = "postgres") -> None:
-    url = urlsplit(SERVER)
-    subprocess.run(
-        ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
-         "-d", db, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-        check=True, capture_output=True,
-    )  # fmt: skip
-
-
-def _django() -> None:
-    os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
-    import logging
-
-    logging.disable(logging.INFO)
-
-
-def _cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [float(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
-class CpuMeter:
-    def __enter__(self):
-        self.start = _cpu()
-        return self
-
-    def __exit__(self, *exc):
-        busy, total = _cpu()
-        self.busy = (busy - self.start[0]) / max(total - self.start[1], 1)
-
-
-def pgbench(seconds: int, clients: int) -> float:
-    url = urlsplit(SERVER)
-    conn = [
-        "-h",
-        url.hostname or "127.0.0.1",
-        "-p",
-        str(url.port or 5432),
-        "-U",
-        url.username or "postgres",
-    ]
-    out = subprocess.run(
-        ["pgbench", *conn, "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 2)), "-T", str(seconds), PGBENCH_DB],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
-
-
 def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
-    url = urlsplit(SERVER)
-    for db in (BENCH_DB, PGBENCH_DB):
-        _psql(f"DROP DATABASE IF EXISTS {db}")
-        _psql(f"CREATE DATABASE {db}")
-    subprocess.run(
-        ["pgbench", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres",
-         "-i", "-q", "-s", "10", PGBENCH_DB],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    _django()
+    fresh_databases()
+    django_setup()
     from django.core.management import call_command
     from django.db import connection
 
@@ -153,7 +90,7 @@ def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
 
 
 def _worker(fans: list[int], creators: list[int], seconds: float, start_at: float, queue) -> None:
-    _django()
+    django_setup()
     from wallet.ledger import OwnerLeg, transfer_post
     from wallet.models import Purpose, TransactionKind
 
@@ -190,7 +127,7 @@ def run_transfers(pools: list[list[int]], creators: list[int], seconds: int) -> 
     ]
     for p in procs:
         p.start()
-    total = sum(queue.get() for _ in procs)
+    total = sum(queue.get(timeout=seconds + 120) for _ in procs)
     for p in procs:
         p.join()
     return total / seconds
@@ -219,7 +156,7 @@ def main() -> int:
     pg_after = pgbench(args.seconds, args.clients)
     pg = (pg_before + pg_after) / 2
 
-    _django()
+    django_setup()
     from wallet.ledger import ledger_audit
 
     report = ledger_audit()
@@ -242,9 +179,7 @@ def main() -> int:
     from django.db import connection
 
     connection.close()
-    if os.environ.get("BENCH_KEEP") != "1":
-        for db in (BENCH_DB, PGBENCH_DB):
-            _psql(f"DROP DATABASE IF EXISTS {db}")
+    drop_databases()
     return 0 if report.ok else 1
 
 

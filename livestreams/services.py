@@ -87,7 +87,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
     high = settings.GIFT_MAX_QUANTITY
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= high:
         raise errors.error(errors.QUANTITY, high=high)
-    stream = Stream.objects.filter(pk=stream_id).first()
+    stream = Stream.objects.filter(pk=stream_id).select_related("creator__profile").first()
     if stream is None or not stream.is_live:
         raise errors.error(errors.NOT_LIVE)
     if stream.creator_id == sender.pk:
