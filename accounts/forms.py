@@ -39,7 +39,10 @@ class ProfileForm(forms.ModelForm):
 
     class Meta:
         model = Profile
-        fields = ["handle", "display_name", "avatar", "bio", "birth_date", "country"]
+        fields = [
+            "handle", "display_name", "avatar", "bio", "birth_date", "country",
+            "gift_confirm_above_coins", "hide_from_rankings",
+        ]  # fmt: skip
         widgets = {
             "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "bio": forms.Textarea(attrs={"rows": 3}),

@@ -76,6 +76,16 @@ class Profile(models.Model):
         validators=[validate_country],
         help_text="ISO 3166 country code; sets the currency you pay in.",
     )
+    gift_confirm_above_coins = models.PositiveIntegerField(
+        "Ask before gifts above (coins)",
+        default=1000,
+        help_text="The gift tray asks you to confirm any gift costing more than this.",
+    )
+    hide_from_rankings = models.BooleanField(
+        "Hide me from rankings",
+        default=False,
+        help_text="Show you as “Anonymous” in top-gifter rankings.",
+    )
     creator_exception = models.BooleanField(
         default=False,
         help_text="Staff-granted: may go live and be paid without meeting the follower minimum.",

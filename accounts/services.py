@@ -13,7 +13,10 @@ from . import exceptions as errors
 from .models import Follow, Profile, User
 from .validators import RESERVED_HANDLES, normalize_handle
 
-PROFILE_FIELDS = {"handle", "display_name", "avatar", "bio", "birth_date", "country"}
+PROFILE_FIELDS = {
+    "handle", "display_name", "avatar", "bio", "birth_date", "country",
+    "gift_confirm_above_coins", "hide_from_rankings",
+}  # fmt: skip
 
 
 def _handle_base(email: str) -> str:

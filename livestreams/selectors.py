@@ -36,14 +36,18 @@ def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
     rows = (
         SentGift.objects.filter(stream=stream)
         .values(
-            "sender_id", "anonymous", "sender__profile__handle", "sender__profile__display_name"
+            "sender_id",
+            "anonymous",
+            "sender__profile__handle",
+            "sender__profile__display_name",
+            "sender__profile__hide_from_rankings",
         )
         .annotate(coins=Sum("coins"))
         .order_by("-coins", "sender_id")[: limit * 2]
     )
     ranking: list[dict] = []
     for row in rows:
-        if row["anonymous"]:
+        if row["anonymous"] or row["sender__profile__hide_from_rankings"]:
             entry = {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row["coins"]}
         else:
             handle = row["sender__profile__handle"]

@@ -39,7 +39,7 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
         "ws": f"/ws/live/{stream.pk}/",
         "signedIn": user.is_authenticated,
         "isCreator": user.is_authenticated and user.pk == stream.creator_id,
-        "confirmAbove": settings.GIFT_CONFIRM_ABOVE_COINS,
+        "confirmAbove": user.profile.gift_confirm_above_coins if user.is_authenticated else 0,
         "recharge": "/wallet/recharge/",
         "login": f"/accounts/login/?next=/live/{stream.pk}/",
         "startedAt": stream.started_at.isoformat(),

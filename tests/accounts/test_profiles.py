@@ -79,6 +79,7 @@ def test_edit_profile_saves_and_redirects(user_client, user):
             "bio": "hi",
             "birth_date": "2000-05-01",
             "country": "GB",
+            "gift_confirm_above_coins": "1000",
         },
     )
     assert response.status_code == 302
@@ -104,7 +105,8 @@ def test_preferred_currency_follows_country(user, country, currency):
 def test_avatar_upload_is_accepted(user_client, user):
     avatar = SimpleUploadedFile("me.png", _png(), content_type="image/png")
     response = user_client.post(
-        "/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar}
+        "/accounts/profile/",
+        {"handle": user.profile.handle, "avatar": avatar, "gift_confirm_above_coins": "1000"},
     )
     assert response.status_code == 302
     assert Profile.objects.get(user=user).avatar.name.endswith(".png")
@@ -114,7 +116,8 @@ def test_oversize_avatar_is_refused(user_client, user, settings):
     settings.AVATAR_MAX_BYTES = 1000
     avatar = SimpleUploadedFile("big.png", _png(size=(400, 400), color=(1, 2, 3)) + b"\0" * 2000)
     response = user_client.post(
-        "/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar}
+        "/accounts/profile/",
+        {"handle": user.profile.handle, "avatar": avatar, "gift_confirm_above_coins": "1000"},
     )
     assert response.status_code == 400
     assert "the limit is 1000" in response.content.decode()
@@ -124,7 +127,8 @@ def test_oversize_avatar_is_refused(user_client, user, settings):
 def test_non_image_avatar_is_refused(user_client, user):
     avatar = SimpleUploadedFile("evil.png", b"<?php echo 'hi'; ?>", content_type="image/png")
     response = user_client.post(
-        "/accounts/profile/", {"handle": user.profile.handle, "avatar": avatar}
+        "/accounts/profile/",
+        {"handle": user.profile.handle, "avatar": avatar, "gift_confirm_above_coins": "1000"},
     )
     assert response.status_code == 400
     assert not Profile.objects.get(user=user).avatar

@@ -181,3 +181,48 @@ def test_chat_carries_the_senders_level_in_this_creators_rooms(settings):
     other_room = live_stream()
     chat_send(user=fan, stream_id=other_room.pk, text="hello")
     assert recent_chat(stream=other_room)[0]["user"]["level"] == 0
+
+
+def test_fan_who_opts_out_of_rankings_shows_as_anonymous(settings):
+    from accounts.services import profile_update
+    from livestreams.selectors import top_gifters
+
+    stream = live_stream()
+    shy, loud = fan_with(100), fan_with(100)
+    profile_update(profile=shy.profile, hide_from_rankings=True)
+    gift_send(
+        sender=shy, stream_id=stream.pk, gift_slug="doughnut", quantity=2, key=str(uuid.uuid4())
+    )
+    gift_send(
+        sender=loud, stream_id=stream.pk, gift_slug="perfume", quantity=1, key=str(uuid.uuid4())
+    )
+    ranking = top_gifters(stream=stream)
+    assert [(r["name"], r["coins"]) for r in ranking] == [
+        ("Anonymous", 60),
+        (loud.profile.name, 20),
+    ]
+    assert ranking[0]["handle"] is None
+
+
+def test_confirmation_threshold_is_the_fans_own(client):
+    from accounts.services import profile_update
+
+    stream = live_stream()
+    fan = fan_with(0)
+    profile_update(profile=fan.profile, gift_confirm_above_coins=250)
+    client.force_login(fan)
+    assert client.get(f"/live/{stream.pk}/").context["config"]["confirmAbove"] == 250
+
+
+def test_profile_page_saves_gift_settings(user_client, user):
+    response = user_client.post(
+        "/accounts/profile/",
+        {
+            "handle": user.profile.handle,
+            "gift_confirm_above_coins": "5000",
+            "hide_from_rankings": "on",
+        },
+    )
+    assert response.status_code == 302
+    user.profile.refresh_from_db()
+    assert (user.profile.gift_confirm_above_coins, user.profile.hide_from_rankings) == (5000, True)
