@@ -262,5 +262,3 @@ GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
 GIFT_RATE_LIMIT = env("GIFT_RATE_LIMIT", default="30/10")  # sends per seconds, per fan
 CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds, per user
 CHAT_MAX_LENGTH = 200
-# Django 6 behaviour now: URL fields without a scheme mean https.
-FORMS_URLFIELD_ASSUME_HTTPS = True
