@@ -71,9 +71,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.send_json(_error("bad_frame", "Frames are JSON objects with a type."))
             return
-        handler = {"gift.send": self.gift_send, "chat.send": self.chat_send, "sync": self.sync}.get(
-            frame["type"]
-        )
+        handlers = {
+            "gift.send": self.gift_send,
+            "chat.send": self.chat_send,
+            "moderate": self.moderate,
+            "sync": self.sync,
+        }
+        handler = handlers.get(frame["type"])
         if handler is None:
             await self.send_json(
                 _error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
@@ -126,6 +130,24 @@ class RoomConsumer(AsyncWebsocketConsumer):
         try:
             await database_sync_to_async(services.chat_send)(
                 user=self.user, stream_id=self.stream_id, text=text
+            )
+        except RoomError as exc:
+            await self.send_json(_error(exc.code, str(exc)))
+
+    async def moderate(self, frame: dict):
+        """The creator or staff ban, mute or unban a viewer by handle."""
+        if refusal := self._needs_account():
+            await self.send_json(refusal)
+            return
+        action, handle = frame.get("action"), frame.get("handle")
+        if action not in ("ban", "mute", "unban") or not isinstance(handle, str):
+            await self.send_json(
+                _error("bad_frame", "moderate needs an action (ban, mute, unban) and a handle.")
+            )
+            return
+        try:
+            await database_sync_to_async(services.room_moderate)(
+                stream_id=self.stream_id, handle=handle, action=action, by=self.user
             )
         except RoomError as exc:
             await self.send_json(_error(exc.code, str(exc)))

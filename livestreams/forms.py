@@ -5,7 +5,10 @@ from .models import Stream
 
 class GoLiveForm(forms.ModelForm):
     hls_url = forms.URLField(
-        label="HLS playback URL (optional)", required=False, max_length=500, assume_scheme="https",
+        label="HLS playback URL (optional)",
+        required=False,
+        max_length=500,
+        assume_scheme="https",
         help_text="From your streaming server, e.g. https://…/index.m3u8. Leave empty to go live without video.",
     )
 

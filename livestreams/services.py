@@ -221,3 +221,19 @@ def room_unban(*, stream: Stream, user, by) -> None:
     if by.pk != stream.creator_id and not by.is_staff:
         raise errors.error(errors.NOT_ALLOWED)
     RoomBan.objects.filter(creator_id=stream.creator_id, user=user).delete()
+
+
+def room_moderate(*, stream_id: int, handle: str, action: str, by) -> None:
+    """Ban, mute or unban the viewer with `handle` in the stream creator's rooms."""
+    from accounts.models import Profile
+
+    stream = Stream.objects.filter(pk=stream_id).first()
+    profile = (
+        Profile.objects.select_related("user").filter(handle=handle.lower().lstrip("@")).first()
+    )
+    if stream is None or profile is None:
+        raise errors.RoomError("No such viewer.", code="not_found")
+    if action == "unban":
+        room_unban(stream=stream, user=profile.user, by=by)
+    else:
+        room_ban(stream=stream, user=profile.user, by=by, kind=action)

@@ -71,6 +71,12 @@
     var text = document.createElement("span");
     text.textContent = " " + m.text;  // text, never HTML
     li.appendChild(who); li.appendChild(text);
+    if (cfg.canModerate && m.user && m.user.handle) {
+      who.tabIndex = 0;
+      who.className = "moderatable";
+      who.dataset.handle = m.user.handle;
+      who.title = "Moderate @" + m.user.handle;
+    }
     if (old) li.className = "old";
     el.chat.appendChild(li);
     while (el.chat.children.length > 60) el.chat.removeChild(el.chat.firstChild);
@@ -83,6 +89,33 @@
       if (!text) return;
       if (socket.send({ type: "chat.send", text: text })) input.value = "";
       else notice("Not connected — try again in a moment.", 3000);
+    });
+  }
+
+  // The creator (and staff) tap a name in chat to mute or ban that viewer.
+  if (cfg.canModerate) {
+    var menu = document.createElement("div");
+    menu.className = "mod-menu"; menu.hidden = true;
+    ["mute", "ban"].forEach(function (action) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "btn btn-sm" + (action === "ban" ? " btn-danger" : " btn-secondary");
+      b.textContent = action === "ban" ? "Ban" : "Mute";
+      b.addEventListener("click", function () {
+        socket.send({ type: "moderate", action: action, handle: menu.dataset.handle });
+        notice((action === "ban" ? "Banned @" : "Muted @") + menu.dataset.handle, 2500);
+        menu.hidden = true;
+      });
+      menu.appendChild(b);
+    });
+    document.body.appendChild(menu);
+    el.chat.addEventListener("click", function (ev) {
+      var target = ev.target.closest(".moderatable");
+      if (!target) { menu.hidden = true; return; }
+      var box = target.getBoundingClientRect();
+      menu.dataset.handle = target.dataset.handle;
+      menu.style.left = Math.round(box.left + window.scrollX) + "px";
+      menu.style.top = Math.round(box.bottom + window.scrollY + 4) + "px";
+      menu.hidden = false;
     });
   }
 

@@ -183,3 +183,29 @@ async def test_unverified_account_cannot_send(room):
     await comm.send_json_to({"type": "chat.send", "text": "hi"})
     assert (await _until(comm, "error"))["code"] == "verify_required"
     await comm.disconnect()
+
+
+async def test_creator_moderates_by_frame_and_others_cannot(room):
+    stream, fan, viewer = room
+    creator_comm = await _communicator(stream.pk, stream.creator)
+    fan_comm = await _communicator(stream.pk, fan)
+    viewer_comm = await _communicator(stream.pk, viewer)
+    for comm in (creator_comm, fan_comm, viewer_comm):
+        await comm.connect()
+        await _until(comm, "state")
+    # A viewer cannot moderate.
+    await viewer_comm.send_json_to({"type": "moderate", "action": "ban", "handle": fan.handle})
+    assert (await _until(viewer_comm, "error"))["code"] == "forbidden"
+    # The creator mutes the fan: the fan stays, but chat is refused.
+    await creator_comm.send_json_to({"type": "moderate", "action": "mute", "handle": fan.handle})
+    assert (await _until(fan_comm, "moderation"))["action"] == "mute"
+    await fan_comm.send_json_to({"type": "chat.send", "text": "hello?"})
+    assert (await _until(fan_comm, "error"))["code"] == "muted"
+    # Unmuted, the fan can talk again.
+    await creator_comm.send_json_to({"type": "moderate", "action": "unban", "handle": fan.handle})
+    await fan_comm.send_json_to({"type": "chat.send", "text": "back"})
+    assert (await _until(viewer_comm, "chat"))["text"] == "back"
+    await creator_comm.send_json_to({"type": "moderate", "action": "kick", "handle": fan.handle})
+    assert (await _until(creator_comm, "error"))["code"] == "bad_frame"
+    for comm in (creator_comm, fan_comm, viewer_comm):
+        await comm.disconnect()
