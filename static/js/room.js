@@ -167,7 +167,7 @@
     var frame = { type: "gift.send", gift: g.slug, quantity: q, key: crypto.randomUUID(),
                   anonymous: !!(el.anonymous && el.anonymous.checked) };
     pending[frame.key] = frame;
-    if (!socket.send(frame)) trayMessage("Not connected — it will be sent when the room reconnects.");
+    if (!socket.send(frame)) trayMessage("Not connected — it will be sent when the room reconnects.", true);
   }
   if (el.tray) {
     document.querySelectorAll("[data-gift]").forEach(function (btn) {

@@ -89,38 +89,39 @@ def asgi_server(transactional_db):
     root = Path(__file__).resolve().parents[2]
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SHOTS.parent / "e2e-daphne.log", "w")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our own server
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("daphne exited early") from None
-                time.sleep(0.2)
-        else:
+
+    class Server(str):
+        """The base URL; stop() and start() restart daphne (every websocket drops)."""
+
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            for _ in range(150):
+                try:
+                    urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - our own server
+                    return
+                except OSError:
+                    if self.proc.poll() is not None:
+                        raise RuntimeError("daphne exited early") from None
+                    time.sleep(0.2)
             raise RuntimeError("daphne did not start")
-        yield base
+
+        def stop(self):
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    server = Server(base)
+    try:
+        server.start()
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(10)
+        if server.proc and server.proc.poll() is None:
+            server.stop()
         log.close()
 
 
