@@ -200,14 +200,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
     def _state(self, stream: Stream, count: int) -> dict:
         from wallet.selectors import coin_balance
 
+        top, coins = selectors.ranking(stream=stream, limit=3)
         state = {
             "type": "state",
             "seq": realtime.current_seq(stream.pk),
             "status": stream.status,
             "viewers": count,
             "chat": selectors.recent_chat(stream=stream),
-            "top": selectors.top_gifters(stream=stream, limit=3),
-            "coins": selectors.stream_coins(stream=stream),
+            "top": top,
+            "coins": coins,
             "goal": stream.goal_coins,
         }
         if self.user and self.user.is_authenticated:

@@ -31,8 +31,11 @@ def sender_label(user, *, anonymous: bool) -> dict:
     return {"handle": profile.handle, "name": profile.name, "anonymous": False}
 
 
-def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
-    """The stream's ranking by coins; anonymous sends count under "Anonymous"."""
+def ranking(*, stream: Stream, limit: int = 10) -> tuple[list[dict], int]:
+    """The stream's top gifters by coins and its coin total, from one grouped query.
+
+    Anonymous sends, and fans who opted out of rankings, show as "Anonymous".
+    """
     rows = (
         SentGift.objects.filter(stream=stream)
         .values(
@@ -43,19 +46,27 @@ def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
             "sender__profile__hide_from_rankings",
         )
         .annotate(coins=Sum("coins"))
-        .order_by("-coins", "sender_id")[: limit * 2]
     )
-    ranking: list[dict] = []
+    entries: list[dict] = []
+    total = 0
     for row in rows:
+        total += row["coins"]
         if row["anonymous"] or row["sender__profile__hide_from_rankings"]:
-            entry = {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row["coins"]}
+            entries.append(
+                {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row["coins"]}
+            )
         else:
             handle = row["sender__profile__handle"]
-            entry = {"handle": handle, "name": row["sender__profile__display_name"] or f"@{handle}",
-                     "anonymous": False, "coins": row["coins"]}  # fmt: skip
-        ranking.append(entry)
-    ranking.sort(key=lambda e: -e["coins"])
-    return ranking[:limit]
+            name = row["sender__profile__display_name"] or f"@{handle}"
+            entries.append(
+                {"handle": handle, "name": name, "anonymous": False, "coins": row["coins"]}
+            )
+    entries.sort(key=lambda e: -e["coins"])
+    return entries[:limit], total
+
+
+def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:
+    return ranking(stream=stream, limit=limit)[0]
 
 
 def gifter_level(coins: int) -> int:

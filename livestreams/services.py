@@ -13,7 +13,6 @@ from django.utils import timezone
 from accounts.selectors import creator_eligibility
 from wallet.ledger import OwnerLeg, transfer_post
 from wallet.models import Purpose, TransactionKind
-from wallet.selectors import coin_balance
 
 from . import exceptions as errors
 from . import realtime, selectors
@@ -99,8 +98,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
     if ban is not None and ban.kind == RoomBan.Kind.BAN:
         raise errors.error(errors.BANNED)
 
-    existing = SentGift.objects.filter(sender=sender, key=key).select_related("gift").first()
-    if existing is None and realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+    if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
         raise errors.error(errors.RATE_LIMITED)
 
     coins = gift.coins * quantity
@@ -118,10 +116,11 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
             legs=legs,
             reference=f"stream:{stream.pk}",
             memo=f"{gift.name} × {quantity} to @{stream.creator.profile.handle}",
+            savepoint=False,  # a refusal fails the whole gift: no savepoint round trips
         )
         if posted.replayed:
             sent = SentGift.objects.select_related("gift").get(sender=sender, key=key)
-            return GiftResult(sent, True, coin_balance(user=sender), {})
+            return GiftResult(sent, True, posted.balance, {})
         sent = SentGift.objects.create(
             stream=stream, sender=sender, gift=gift, quantity=quantity, coins=coins,
             diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
@@ -145,7 +144,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
             _ranking_changed(stream)
 
         transaction.on_commit(announce)
-    return GiftResult(sent, False, coin_balance(user=sender), event)
+    return GiftResult(sent, False, posted.balance, event)
 
 
 def stream_viewers_seen(*, stream_id: int, count: int) -> None:
@@ -165,11 +164,8 @@ def overlay_token_reset(*, stream: Stream, by) -> Stream:
 
 
 def _ranking_changed(stream: Stream) -> None:
-    realtime.broadcast(stream.pk, {
-        "type": "ranking",
-        "top": selectors.top_gifters(stream=stream, limit=3),
-        "coins": selectors.stream_coins(stream=stream),
-    })  # fmt: skip
+    top, coins = selectors.ranking(stream=stream, limit=3)
+    realtime.broadcast(stream.pk, {"type": "ranking", "top": top, "coins": coins})
 
 
 # ----------------------------------------------------------------------------- chat

@@ -193,6 +193,7 @@ class Posted:
 
     pk: int
     replayed: bool
+    balance: int | None = None  # the payer's cached balance after it (first cached leg)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,7 @@ def transfer_post(
     memo: str = "",
     check_frozen: bool = True,
     fast: bool | None = None,
+    savepoint: bool = True,
 ) -> Posted:
     """Like `transaction_post`, for legs named by owner and purpose.
 
@@ -237,6 +239,10 @@ def transfer_post(
     (migration 0003) that resolves the accounts, inserts the transaction under its unique
     key, applies guarded debits and writes the entries. Elsewhere (SQLite) it resolves the
     accounts with the ORM and calls `transaction_post`. Both write the same ledger.
+
+    Inside a caller's transaction a refusal rolls back to a savepoint, so the caller can go
+    on; `savepoint=False` saves those round trips for callers whose whole transaction fails
+    with it anyway (the gift path).
     """
     units = {**SYSTEM_PURPOSES, **USER_PURPOSES}
     unknown = [leg.purpose for leg in legs if leg.purpose not in units]
@@ -262,7 +268,13 @@ def transfer_post(
             kind=kind, idempotency_key=idempotency_key, legs=resolved, reference=reference,
             memo=memo, check_frozen=check_frozen,
         )  # fmt: skip
-        return Posted(pk=txn.pk, replayed=txn.replayed)
+        payer = next(
+            (leg.account for leg in resolved if leg.account.purpose in CACHED_PURPOSES), None
+        )
+        balance = (
+            Account.objects.values_list("balance", flat=True).get(pk=payer.pk) if payer else None
+        )
+        return Posted(pk=txn.pk, replayed=txn.replayed, balance=balance)
 
     fingerprint = _fingerprint(
         kind, reference, [(leg.owner_id, leg.purpose, leg.amount) for leg in legs]
@@ -281,20 +293,20 @@ def transfer_post(
         # own the statement is its own transaction (one round trip).
         conn = connections[DEFAULT_DB_ALIAS]
         if conn.in_atomic_block:
-            with transaction.atomic():
-                txn_id, replayed = _wallet_post_call(conn, args)
+            with transaction.atomic(savepoint=savepoint):
+                txn_id, replayed, balance = _wallet_post_call(conn, args)
         else:
-            txn_id, replayed = _wallet_post_call(conn, args)
+            txn_id, replayed, balance = _wallet_post_call(conn, args)
     except psycopg_errors.Error as exc:
         state = getattr(exc, "sqlstate", None)
         if state not in FAST_PATH_ERRORS:
             raise
         raise _fast_path_error(state, exc, legs) from None
-    return Posted(pk=txn_id, replayed=replayed)
+    return Posted(pk=txn_id, replayed=replayed, balance=balance)
 
 
 WALLET_POST_SQL = (
-    "SELECT txn_id, replayed FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], %s::text[], "
+    "SELECT txn_id, replayed, payer_balance FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], %s::text[], "
     "%s::text[], %s::bigint[], %s::boolean[], %s)"
 )
 
@@ -304,7 +316,7 @@ def _pg_array(items: Iterable[str]) -> str:
     return "{" + ",".join(items) + "}"
 
 
-def _wallet_post_call(conn, args: tuple) -> tuple[int, bool]:
+def _wallet_post_call(conn, args: tuple) -> tuple[int, bool, int | None]:
     """Call wallet_post on Django's connection as a server-side prepared statement.
 
     Django gives psycopg a client-side-binding cursor factory, which cannot prepare: the

@@ -36,7 +36,7 @@ def _scenario(prefix: str, fast: bool) -> tuple[list, dict]:
     def run(label, fn):
         try:
             txn = fn()
-            outcomes.append((label, "ok", txn.replayed))
+            outcomes.append((label, "ok", txn.replayed, txn.balance))
         except errors.WalletError as exc:
             outcomes.append((label, type(exc).__name__, str(exc)))
 
@@ -96,6 +96,8 @@ def test_portable_path_behaves():
         ("frozen", "AccountFrozen"),
     ]
     assert state["balances"] == {("fan", P.WALLET): 69, ("creator", P.EARNINGS): 15}
+    # The payer's balance comes back with each post (replays too).
+    assert [o[3] for o in outcomes if o[1] == "ok"] == [100, 70, 70, 69]
     assert ledger_audit().ok
 
 

@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION wallet_post(
     p_kind text, p_key text, p_fingerprint text, p_reference text, p_memo text,
     p_owners bigint[], p_purposes text[], p_units text[], p_amounts bigint[],
     p_cached boolean[], p_check_frozen boolean
-) RETURNS TABLE (txn_id bigint, replayed boolean)
+) RETURNS TABLE (txn_id bigint, replayed boolean, payer_balance bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_txn bigint;
@@ -20,6 +20,8 @@ DECLARE
     v_id bigint;
     v_balance bigint;
     v_frozen boolean;
+    v_new_balance bigint;
+    v_first_balance bigint;
     v_order int[];
     i int;
     n int := cardinality(p_amounts);
@@ -33,7 +35,11 @@ BEGIN
         IF v_fp IS DISTINCT FROM p_fingerprint THEN
             RAISE EXCEPTION 'idempotency key reused for a different request' USING ERRCODE = 'GC003';
         END IF;
-        RETURN QUERY SELECT v_txn, true;
+        -- The payer's balance now (the first cached leg), for the caller's answer.
+        RETURN QUERY SELECT v_txn, true,
+            (SELECT w.balance FROM wallet_account w
+              WHERE w.owner_id = p_owners[array_position(p_cached, true)]
+                AND w.purpose = p_purposes[array_position(p_cached, true)]);
         RETURN;
     END IF;
 
@@ -74,7 +80,8 @@ BEGIN
         UPDATE wallet_account SET balance = balance + p_amounts[i]
          WHERE id = v_accounts[i]
            AND (p_amounts[i] >= 0 OR (balance + p_amounts[i] >= 0
-                AND NOT (frozen AND p_check_frozen AND owner_id IS NOT NULL)));
+                AND NOT (frozen AND p_check_frozen AND owner_id IS NOT NULL)))
+        RETURNING balance INTO v_new_balance;
         IF NOT FOUND THEN
             SELECT balance, frozen INTO v_balance, v_frozen FROM wallet_account WHERE id = v_accounts[i];
             IF v_frozen AND p_check_frozen THEN
@@ -82,11 +89,14 @@ BEGIN
             END IF;
             RAISE EXCEPTION '%', v_balance USING ERRCODE = 'GC001', DETAIL = p_units[i];
         END IF;
+        IF i = array_position(p_cached, true) THEN
+            v_first_balance := v_new_balance;  -- the payer's balance, for the caller's answer
+        END IF;
     END LOOP;
 
     INSERT INTO wallet_entry (transaction_id, account_id, amount)
     SELECT v_txn, a, m FROM unnest(v_accounts, p_amounts) AS t(a, m);
-    RETURN QUERY SELECT v_txn, false;
+    RETURN QUERY SELECT v_txn, false, v_first_balance;
 END;
 $$;
 """
