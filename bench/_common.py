@@ -91,3 +91,39 @@ def drop_databases() -> None:
     if os.environ.get("BENCH_KEEP") != "1":
         for db in (BENCH_DB, PGBENCH_DB):
             psql(f"DROP DATABASE IF EXISTS {db}")
+
+
+def compare_with_pgbench(
+    *, what: str, run, targets: list[int], seconds: int, clients: int, title: str
+) -> int:
+    """Measure pgbench, then `run(targets)` spread and `run(targets[:1])` hot, then pgbench
+    again; print the figures and the ledger audit. Returns the exit status."""
+    with CpuMeter() as cpu_pg:
+        pg_before = pgbench(seconds, clients)
+    with CpuMeter() as cpu_spread:
+        spread = run(targets)
+    with CpuMeter() as cpu_hot:
+        hot = run(targets[:1])
+    pg_after = pgbench(seconds, clients)
+    pg = (pg_before + pg_after) / 2
+
+    django_setup()
+    from django.db import connection
+
+    from wallet.ledger import ledger_audit
+
+    report = ledger_audit()
+    audit = "clean" if report.ok else "PROBLEMS: " + "; ".join(report.problems[:3])
+    print(title)
+    print(f"pgbench tpcb-like TPS          {pg:10.0f}   (before {pg_before:.0f}, after {pg_after:.0f}; "
+          f"CPU busy {cpu_pg.busy:.0%})")  # fmt: skip
+    print(
+        f"{what}/s, 1,000 creators   {spread:10.0f}   {spread / pg:5.2f}x pgbench  (CPU busy {cpu_spread.busy:.0%})"
+    )
+    print(
+        f"{what}/s, one hot creator  {hot:10.0f}   {hot / pg:5.2f}x pgbench  (CPU busy {cpu_hot.busy:.0%})"
+    )
+    print(f"ledger_audit after the run:    {audit}")
+    connection.close()
+    drop_databases()
+    return 0 if report.ok else 1

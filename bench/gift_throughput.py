@@ -18,7 +18,7 @@ import sys
 import time
 import uuid
 
-from _common import CpuMeter, django_setup, drop_databases, pgbench  # noqa: E402
+from _common import compare_with_pgbench, django_setup  # noqa: E402
 from ledger_throughput import setup as ledger_setup
 
 os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not the limiter
@@ -90,39 +90,14 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=100_000)
     args = ap.parse_args()
     pools, streams = setup(args.history, args.clients)
-    with CpuMeter() as cpu_pg:
-        pg_before = pgbench(args.seconds, args.clients)
-    with CpuMeter() as cpu_spread:
-        spread = run_gifts(pools, streams, args.seconds)
-    with CpuMeter() as cpu_hot:
-        hot = run_gifts(pools, streams[:1], args.seconds)
-    pg_after = pgbench(args.seconds, args.clients)
-    pg = (pg_before + pg_after) / 2
-
-    django_setup()
-    from wallet.ledger import ledger_audit
-
-    report = ledger_audit()
-    print(
-        f"clients: {args.clients}, {args.seconds}s per run, {len(streams):,} live streams, {args.history:,} past gifts"
+    return compare_with_pgbench(
+        what="gifts",
+        run=lambda t: run_gifts(pools, t, args.seconds),
+        targets=streams,
+        seconds=args.seconds,
+        clients=args.clients,
+        title=f"clients: {args.clients}, {args.seconds}s per run, {len(streams):,} live streams, {args.history:,} past gifts",
     )
-    print(
-        f"pgbench tpcb-like TPS          {pg:10.0f}   (before {pg_before:.0f}, after {pg_after:.0f}; CPU busy {cpu_pg.busy:.0%})"
-    )
-    print(
-        f"gifts/s, 1,000 creators        {spread:10.0f}   {spread / pg:5.2f}x pgbench  (CPU busy {cpu_spread.busy:.0%})"
-    )
-    print(
-        f"gifts/s, one hot creator       {hot:10.0f}   {hot / pg:5.2f}x pgbench  (CPU busy {cpu_hot.busy:.0%})"
-    )
-    print(
-        f"ledger_audit after the run:    {'clean' if report.ok else 'PROBLEMS: ' + '; '.join(report.problems[:3])}"
-    )
-    from django.db import connection
-
-    connection.close()
-    drop_databases()
-    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -21,14 +21,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from _common import (  # noqa: E402 - the helpers put the project on sys.path
-    SERVER,
-    CpuMeter,
-    django_setup,
-    drop_databases,
-    fresh_databases,
-    pgbench,
-)
+from _common import SERVER, compare_with_pgbench, django_setup, fresh_databases  # noqa: E402
 
 FANS_PER_CLIENT = 64
 CREATORS = 1000
@@ -147,40 +140,14 @@ def main() -> int:
     print(f"setup: {args.history:,} past gifts, {len(creators):,} creators, "
           f"{sum(map(len, pools)):,} fans ({time.time() - t0:.0f}s)")  # fmt: skip
 
-    with CpuMeter() as cpu_pg:
-        pg_before = pgbench(args.seconds, args.clients)
-    with CpuMeter() as cpu_spread:
-        spread = run_transfers(pools, creators, args.seconds)
-    with CpuMeter() as cpu_hot:
-        hot = run_transfers(pools, creators[:1], args.seconds)
-    pg_after = pgbench(args.seconds, args.clients)
-    pg = (pg_before + pg_after) / 2
-
-    django_setup()
-    from wallet.ledger import ledger_audit
-
-    report = ledger_audit()
-    print(
-        f"clients: {args.clients}, {args.seconds}s per run, PostgreSQL at {urlsplit(SERVER).hostname}"
+    return compare_with_pgbench(
+        what="transfers",
+        run=lambda t: run_transfers(pools, t, args.seconds),
+        targets=creators,
+        seconds=args.seconds,
+        clients=args.clients,
+        title=f"clients: {args.clients}, {args.seconds}s per run, {args.history:,} past gifts, PostgreSQL at {urlsplit(SERVER).hostname}",
     )
-    print(
-        f"pgbench tpcb-like TPS         {pg:10.0f}   (before {pg_before:.0f}, after {pg_after:.0f}; "
-        f"machine CPU busy {cpu_pg.busy:.0%})"
-    )
-    print(
-        f"transfers/s, 1,000 creators   {spread:10.0f}   {spread / pg:5.2f}x pgbench  (CPU busy {cpu_spread.busy:.0%})"
-    )
-    print(
-        f"transfers/s, one hot creator  {hot:10.0f}   {hot / pg:5.2f}x pgbench  (CPU busy {cpu_hot.busy:.0%})"
-    )
-    print(
-        f"ledger_audit after the run:   {'clean' if report.ok else 'PROBLEMS: ' + '; '.join(report.problems[:3])}"
-    )
-    from django.db import connection
-
-    connection.close()
-    drop_databases()
-    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":
