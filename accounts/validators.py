@@ -40,7 +40,8 @@ def validate_handle(value: str) -> None:
 
 
 def validate_avatar(upload) -> None:
-    """Refuse files over AVATAR_MAX_BYTES, non-images and huge or exotic images."""
+    """Refuse files over AVATAR_MAX_BYTES, non-images and huge or exotic images (used for
+    every picture people upload: avatars, stream covers)."""
     limit = settings.AVATAR_MAX_BYTES
     if upload.size > limit:
         raise ValidationError(

@@ -14,8 +14,12 @@ class GoLiveForm(forms.ModelForm):
 
     class Meta:
         model = Stream
-        fields = ["title", "hls_url", "goal_coins"]
-        labels = {"hls_url": "HLS playback URL (optional)", "goal_coins": "Coin goal (optional)"}
+        fields = ["title", "hls_url", "goal_coins", "cover"]
+        labels = {
+            "hls_url": "HLS playback URL (optional)",
+            "goal_coins": "Coin goal (optional)",
+            "cover": "Cover picture (optional)",
+        }
         help_texts = {
             "hls_url": "From your streaming server, e.g. https://…/index.m3u8. Leave empty to go live without video.",
             "goal_coins": "Shown to viewers as a progress bar.",

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from accounts.validators import validate_avatar
+
 
 def new_overlay_token() -> str:
     return secrets.token_urlsafe(24)
@@ -30,6 +32,12 @@ class Stream(models.Model):
     )
     overlay_token = models.CharField(max_length=64, unique=True, default=new_overlay_token)
     goal_coins = models.PositiveIntegerField(null=True, blank=True)
+    cover = models.ImageField(
+        upload_to="covers/",
+        blank=True,
+        validators=[validate_avatar],
+        help_text="Optional picture shown in Live now and before the video starts.",
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     peak_viewers = models.PositiveIntegerField(default=0)

@@ -28,11 +28,17 @@ def diamonds_for(coins: int) -> int:
 
 
 def stream_start(
-    *, creator, title: str, hls_url: str = "", goal_coins: int | None = None
+    *, creator, title: str, hls_url: str = "", goal_coins: int | None = None, cover=None
 ) -> Stream:
     if not creator_eligibility(user=creator).eligible:
         raise errors.error(errors.NOT_ELIGIBLE)
-    stream = Stream(creator=creator, title=title.strip(), hls_url=hls_url, goal_coins=goal_coins)
+    stream = Stream(
+        creator=creator,
+        title=title.strip(),
+        hls_url=hls_url,
+        goal_coins=goal_coins,
+        cover=cover or "",
+    )
     stream.full_clean(validate_constraints=False)  # the database decides the one-live rule
     try:
         with transaction.atomic():

@@ -64,7 +64,7 @@ def go_live(request: HttpRequest) -> HttpResponse:
     current = selectors.live_stream_of(creator=request.user)
     if current is not None:
         return redirect(current)
-    form = GoLiveForm(request.POST if request.method == "POST" else None)
+    form = GoLiveForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
         try:
             stream = services.stream_start(creator=request.user, **form.cleaned_data)

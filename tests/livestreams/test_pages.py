@@ -226,3 +226,35 @@ def test_profile_page_saves_gift_settings(user_client, user):
     assert response.status_code == 302
     user.profile.refresh_from_db()
     assert (user.profile.gift_confirm_above_coins, user.profile.hide_from_rankings) == (5000, True)
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 180), (200, 30, 90)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_go_live_with_a_cover_shows_it_in_discovery(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    star = creator()
+    client.force_login(star)
+    cover = SimpleUploadedFile("cover.png", _png(), content_type="image/png")
+    assert client.post("/live/go/", {"title": "With cover", "cover": cover}).status_code == 302
+    stream = Stream.objects.get(creator=star)
+    assert stream.cover.name.startswith("covers/")
+    assert f'src="{stream.cover.url}"' in client.get("/live/").content.decode()
+
+
+def test_a_cover_that_is_not_an_image_is_refused(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(creator())
+    fake = SimpleUploadedFile("cover.png", b"not an image", content_type="image/png")
+    response = client.post("/live/go/", {"title": "Bad cover", "cover": fake})
+    assert response.status_code == 400
+    assert not Stream.objects.exists()
