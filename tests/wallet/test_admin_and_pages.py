@@ -118,10 +118,11 @@ def test_history_csv_lists_purchases(user_client, user):
     assert rows[1][2:6] == ["350", "3.70", "USD", "pending"]
 
 
-def test_statement_shows_every_movement(user_client, user):
-    fund(user, 25)
+def test_statement_shows_every_movement_with_its_value(user_client, user):
+    fund(user, 350)
     body = user_client.get("/wallet/statement/").content.decode()
-    assert "+25" in body and "Recharge" in body
+    assert "+350" in body and "Recharge" in body
+    assert "$3.70" in body  # 350 coins at the best USD package rate (no purchases yet)
 
 
 @pytest.mark.parametrize(
