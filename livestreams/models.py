@@ -162,3 +162,24 @@ class RoomBan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.user_id} in rooms of {self.creator_id}"
+
+
+class StreamGifter(models.Model):
+    """Running coin total per gifter in a stream (anonymous sends apart), kept in the gift's
+    transaction so the live ranking reads a few rows instead of every gift."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="gifters")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    anonymous = models.BooleanField(default=False)
+    coins = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "sender", "anonymous"], name="livestreams_gifter_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["stream", "-coins"], name="livestreams_gifter_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} in {self.stream_id}: {self.coins}"

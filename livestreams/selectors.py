@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet, Sum
 
-from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamStatus
+from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
 
 
 def gift_catalogue() -> QuerySet[Gift]:
@@ -32,37 +32,29 @@ def sender_label(user, *, anonymous: bool) -> dict:
 
 
 def ranking(*, stream: Stream, limit: int = 10) -> tuple[list[dict], int]:
-    """The stream's top gifters by coins and its coin total, from one grouped query.
+    """The stream's top gifters by coins and its coin total, from the running totals.
 
     Anonymous sends, and fans who opted out of rankings, show as "Anonymous".
     """
-    rows = (
-        SentGift.objects.filter(stream=stream)
-        .values(
-            "sender_id",
-            "anonymous",
-            "sender__profile__handle",
-            "sender__profile__display_name",
-            "sender__profile__hide_from_rankings",
-        )
-        .annotate(coins=Sum("coins"))
-    )
+    gifters = StreamGifter.objects.filter(stream=stream)
+    total = gifters.aggregate(total=Sum("coins"))["total"] or 0
     entries: list[dict] = []
-    total = 0
-    for row in rows:
-        total += row["coins"]
-        if row["anonymous"] or row["sender__profile__hide_from_rankings"]:
+    for row in gifters.select_related("sender__profile").order_by("-coins", "pk")[:limit]:
+        profile = row.sender.profile
+        if row.anonymous or profile.hide_from_rankings:
             entries.append(
-                {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row["coins"]}
+                {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row.coins}
             )
         else:
-            handle = row["sender__profile__handle"]
-            name = row["sender__profile__display_name"] or f"@{handle}"
             entries.append(
-                {"handle": handle, "name": name, "anonymous": False, "coins": row["coins"]}
+                {
+                    "handle": profile.handle,
+                    "name": profile.name,
+                    "anonymous": False,
+                    "coins": row.coins,
+                }
             )
-    entries.sort(key=lambda e: -e["coins"])
-    return entries[:limit], total
+    return entries, total
 
 
 def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:

@@ -8,6 +8,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.selectors import creator_eligibility
@@ -16,7 +17,7 @@ from wallet.models import Purpose, TransactionKind
 
 from . import exceptions as errors
 from . import realtime, selectors
-from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamStatus
+from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
 
 
 def diamonds_for(coins: int) -> int:
@@ -131,6 +132,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
             stream=stream, sender=sender, gift=gift, quantity=quantity, coins=coins,
             diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
         )  # fmt: skip
+        _gifter_add(stream=stream, sender=sender, anonymous=anonymous, coins=coins)
         event = {
             "type": "gift",
             "id": sent.pk,
@@ -151,6 +153,20 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
 
         transaction.on_commit(announce)
     return GiftResult(sent, False, posted.balance, event)
+
+
+def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> None:
+    """Add to the sender's running total in the stream (inside the gift's transaction)."""
+    rows = StreamGifter.objects.filter(stream=stream, sender=sender, anonymous=anonymous)
+    if rows.update(coins=F("coins") + coins):
+        return
+    try:
+        with transaction.atomic():
+            StreamGifter.objects.create(
+                stream=stream, sender=sender, anonymous=anonymous, coins=coins
+            )
+    except IntegrityError:  # a concurrent first gift created it
+        rows.update(coins=F("coins") + coins)
 
 
 def stream_viewers_seen(*, stream_id: int, count: int) -> None:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from livestreams import exceptions as room_errors
-from livestreams.models import Gift, RoomBan, SentGift, Stream, StreamStatus
+from livestreams.models import Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
 from livestreams.services import diamonds_for, gift_send, stream_end, stream_start
 from tests.helpers import postgres_only, run_threads
 from tests.livestreams.factories import creator, fan_with, live_stream
@@ -193,6 +193,8 @@ def test_fifty_racing_gifts_from_a_fan_who_can_pay_for_twenty(settings):
     assert account_balance(wallet_of(fan)) == 0
     assert _diamonds(stream.creator) == 20 * 2
     assert SentGift.objects.count() == 20
+    # The running total behind the live ranking agrees with the gifts, even under the race.
+    assert StreamGifter.objects.get(stream=stream, sender=fan).coins == 100
 
 
 @postgres_only
@@ -206,3 +208,14 @@ def test_one_key_sent_ten_times_at_once_is_one_gift():
     assert len({r.sent.pk for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
     assert account_balance(wallet_of(fan)) == 80
+    assert StreamGifter.objects.get(stream=stream, sender=fan).coins == 20
+
+
+def test_running_totals_keep_anonymous_sends_apart():
+    stream = live_stream()
+    fan = fan_with(200)
+    _send(fan, stream, "perfume", quantity=2)
+    _send(fan, stream, "perfume", quantity=1)
+    _send(fan, stream, "doughnut", quantity=1, anonymous=True)
+    totals = dict(StreamGifter.objects.filter(stream=stream).values_list("anonymous", "coins"))
+    assert totals == {False: 60, True: 30}
