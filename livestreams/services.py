@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.selectors import creator_eligibility
@@ -156,17 +155,15 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
 
 
 def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> None:
-    """Add to the sender's running total in the stream (inside the gift's transaction)."""
-    rows = StreamGifter.objects.filter(stream=stream, sender=sender, anonymous=anonymous)
-    if rows.update(coins=F("coins") + coins):
-        return
-    try:
-        with transaction.atomic():
-            StreamGifter.objects.create(
-                stream=stream, sender=sender, anonymous=anonymous, coins=coins
-            )
-    except IntegrityError:  # a concurrent first gift created it
-        rows.update(coins=F("coins") + coins)
+    """Add to the sender's running total in the stream, in one UPSERT statement (inside the
+    gift's transaction; PostgreSQL and SQLite both speak ON CONFLICT … DO UPDATE)."""
+    table = StreamGifter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (stream_id, sender_id, anonymous, coins) VALUES (%s, %s, %s, %s) "  # noqa: S608 - table name from the model
+            f"ON CONFLICT (stream_id, sender_id, anonymous) DO UPDATE SET coins = {table}.coins + excluded.coins",
+            [stream.pk, sender.pk, anonymous, coins],
+        )
 
 
 def stream_viewers_seen(*, stream_id: int, count: int) -> None:
