@@ -39,14 +39,6 @@ def following_count(*, user: User) -> int:
     return Follow.objects.filter(follower=user).count()
 
 
-def followers_of(*, user: User, limit: int = 50) -> QuerySet[Follow]:
-    return (
-        Follow.objects.filter(followee=user)
-        .select_related("follower__profile")
-        .order_by("-created_at")[:limit]
-    )
-
-
 def date_add_years(day: dt.date, years: int) -> dt.date:
     """`day` moved by whole years; 29 February falls on 1 March in common years."""
     try:

@@ -127,3 +127,16 @@ def compare_with_pgbench(
     connection.close()
     drop_databases()
     return 0 if report.ok else 1
+
+
+def bench_args(doc: str):
+    """The options both benchmarks take."""
+    import argparse
+
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--history", type=int, default=100_000)
+    return ap.parse_args()

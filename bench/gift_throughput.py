@@ -10,7 +10,6 @@ SentGift row, the after-commit broadcast on the in-memory channel layer), first 
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import random
@@ -18,7 +17,7 @@ import sys
 import time
 import uuid
 
-from _common import compare_with_pgbench, django_setup  # noqa: E402
+from _common import bench_args, compare_with_pgbench, django_setup  # noqa: E402
 from ledger_throughput import setup as ledger_setup
 
 os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not the limiter
@@ -82,13 +81,7 @@ def run_gifts(pools: list[list[int]], streams: list[int], seconds: int) -> float
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--seconds", type=int, default=15)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--history", type=int, default=100_000)
-    args = ap.parse_args()
+    args = bench_args(__doc__)
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",

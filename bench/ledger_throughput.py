@@ -13,7 +13,6 @@ It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import random
 import sys
@@ -21,7 +20,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from _common import SERVER, compare_with_pgbench, django_setup, fresh_databases  # noqa: E402
+from _common import SERVER, bench_args, compare_with_pgbench, django_setup, fresh_databases  # noqa: E402
 
 FANS_PER_CLIENT = 64
 CREATORS = 1000
@@ -127,13 +126,7 @@ def run_transfers(pools: list[list[int]], creators: list[int], seconds: int) -> 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--seconds", type=int, default=15)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--history", type=int, default=100_000)
-    args = ap.parse_args()
+    args = bench_args(__doc__)
 
     t0 = time.time()
     pools, creators = setup(args.history, args.clients)

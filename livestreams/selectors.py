@@ -103,10 +103,6 @@ def chat_event(message: ChatMessage, *, level: int | None = None) -> dict:
     }
 
 
-def stream_coins(*, stream: Stream) -> int:
-    return SentGift.objects.filter(stream=stream).aggregate(total=Sum("coins"))["total"] or 0
-
-
 def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
     """Live streams with their viewer counts, most watched first; for a signed-in fan the
     creators they follow come first."""

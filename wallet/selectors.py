@@ -10,22 +10,13 @@ from django.db.models import QuerySet, Sum
 
 from accounts.countries import DEFAULT_CURRENCY
 
-from .ledger import account_balance, account_get
 from .models import Account, CoinPackage, Entry, Price, Purpose, Recharge, RechargeStatus
-from .money import format_money, format_rate, locale_for_country
+from .money import format_rate, locale_for_country
 
 
 def coin_balance(*, user) -> int:
     account = Account.objects.filter(owner=user, purpose=Purpose.WALLET).only("balance").first()
     return account.balance if account else 0
-
-
-def diamond_balance(*, user) -> int:
-    return account_balance(account_get(owner=user, purpose=Purpose.EARNINGS))
-
-
-def wallet_account(*, user) -> Account:
-    return account_get(owner=user, purpose=Purpose.WALLET)
 
 
 def wallet_is_frozen(*, user) -> bool:
@@ -121,10 +112,6 @@ def statement(*, user) -> QuerySet[Entry]:
         .select_related("transaction")
         .order_by("-id")
     )
-
-
-def money(amount_minor: int, currency: str, *, user) -> str:
-    return format_money(amount_minor, currency, money_locale(user=user))
 
 
 def custom_limits() -> tuple[int, int]:

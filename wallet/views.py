@@ -23,11 +23,9 @@ from .webhooks import webhook_receive
 
 
 def _money_context(user) -> dict:
-    return {
-        "currency": selectors.pricing_currency(user=user),
-        "locale": selectors.money_locale(user=user),
-        "coin_value": selectors.coin_value(user=user),
-    }
+    """The fan's pricing currency, locale and coin value, worked out once per page."""
+    value = selectors.coin_value(user=user)
+    return {"currency": value.currency, "locale": value.locale, "coin_value": value}
 
 
 @login_required
@@ -46,7 +44,8 @@ def balance(request: HttpRequest) -> HttpResponse:
 @login_required
 def recharge(request: HttpRequest) -> HttpResponse:
     user = request.user
-    currency = selectors.pricing_currency(user=user)
+    money = _money_context(user)
+    currency = money["currency"]
     low, high = selectors.custom_limits()
     form = RechargeForm(request.POST if request.method == "POST" else None, low=low, high=high)
     status = 200
@@ -72,7 +71,7 @@ def recharge(request: HttpRequest) -> HttpResponse:
     offers = selectors.offers_for(currency=currency)
     best = selectors.best_rate_minor(currency=currency)
     context = {
-        **_money_context(user),
+        **money,
         "form": form,
         "offers": offers,
         "coins": selectors.coin_balance(user=user),
@@ -184,7 +183,8 @@ def statement(request: HttpRequest) -> HttpResponse:
 @login_required
 def limits(request: HttpRequest) -> HttpResponse:
     user = request.user
-    currency = selectors.pricing_currency(user=user)
+    money = _money_context(user)
+    currency = money["currency"]
     states = limits_for(user=user, currency=currency)
     form = LimitsForm(
         request.POST if request.method == "POST" else None, currency=currency,
@@ -201,7 +201,7 @@ def limits(request: HttpRequest) -> HttpResponse:
                 request, "Limits saved. Lower limits apply now; higher ones in 24 hours."
             )
             return redirect("wallet:limits")
-    context = {**_money_context(user), "form": form, "states": [states[k] for k in LimitKind]}
+    context = {**money, "form": form, "states": [states[k] for k in LimitKind]}
     return render(request, "wallet/limits.html", context, status=400 if form.errors else 200)
 
 

@@ -139,3 +139,22 @@ def test_balance_page_shows_coins_and_their_value(user_client, user):
     body = user_client.get("/wallet/").content.decode()
     assert "350" in body
     assert "$3.70" in body  # no purchases: valued at the best package rate (350 for $3.70)
+
+
+@pytest.mark.parametrize(
+    ("url", "most"),
+    [
+        ("/wallet/", 9),
+        ("/wallet/recharge/", 10),
+        ("/wallet/statement/", 9),
+        ("/wallet/limits/", 9),
+        ("/wallet/history/", 7),
+    ],
+)
+def test_wallet_pages_have_a_fixed_query_count(
+    user_client, user, url, most, django_assert_max_num_queries
+):
+    for _ in range(12):
+        fund(user, 10)  # more history must not mean more queries
+    with django_assert_max_num_queries(most):
+        assert user_client.get(url).status_code == 200
