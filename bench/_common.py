@@ -139,4 +139,8 @@ def bench_args(doc: str):
     ap.add_argument("--seconds", type=int, default=15)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--history", type=int, default=100_000)
+    ap.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 2,
+        help="server processes the clients are spread over, as threads (default: one per core)",
+    )  # fmt: skip
     return ap.parse_args()

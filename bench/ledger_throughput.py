@@ -2,6 +2,20 @@
 """Ledger transfers per second on PostgreSQL, beside pgbench's tpcb-like TPS in the same run.
 
 A transfer is gift-shaped: fan coin debit (guarded), coins-spent credit, diamonds-issued
+debit, creator diamond credit, one transaction row. 8 concurrent workers (each its own
+database connection, as pgbench's 8 clients), spread over 1,000 creators and then all to one
+creator, on tables with realistic history. The workers are threads in one process per core,
+the way an ASGI server runs Django's sync code; `--processes 8` gives each its own process.
+Each run also prints the Python CPU spent per transfer.
+
+    .venv/bin/python bench/ledger_throughput.py [--seconds 15] [--clients 8] [--history 100000]
+                                                [--processes N]
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432) and pgbench.
+It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
+"""Ledger transfers per second on PostgreSQL, beside pgbench's tpcb-like TPS in the same run.
+
+A transfer is gift-shaped: fan coin debit (guarded), coins-spent credit, diamonds-issued
 debit, creator diamond credit, one transaction row. 8 concurrent worker processes, spread
 over 1,000 creators and then all to one creator, on tables with realistic history.
 
@@ -65,6 +79,7 @@ def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
             """
             SELECT count(*) FROM (
               SELECT wallet_post('gift', 'hist-' || g, 'x', 'gift:hist', '',
+                ARRAY[NULL, -2, -4, NULL]::bigint[],
                 ARRAY[f, NULL, NULL, c]::bigint[],
                 ARRAY['wallet','coins_spent','diamonds_issued','earnings']::text[],
                 ARRAY['COIN','COIN','DIAMOND','DIAMOND']::text[],
@@ -81,17 +96,19 @@ def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
     return [fans[i::clients] for i in range(clients)], creators
 
 
-def _worker(fans: list[int], creators: list[int], seconds: float, start_at: float, queue) -> None:
-    django_setup()
+def _worker(
+    fans: list[int], creators: list[int], deadline: float, results: list, slot: int
+) -> None:
+    """One worker: a thread with its own database connection, sending transfers until the deadline."""
+    from django.db import connection
+
     from wallet.ledger import OwnerLeg, transfer_post
     from wallet.models import Purpose, TransactionKind
 
     rng = random.Random()
-    done = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline = start_at + seconds
     prefix = uuid.uuid4().hex[:8]
+    done = 0
+    connection.ensure_connection()
     while time.time() < deadline:
         coins = rng.randint(2, 200)
         transfer_post(
@@ -106,22 +123,55 @@ def _worker(fans: list[int], creators: list[int], seconds: float, start_at: floa
             ],
         )
         done += 1
-    queue.put(done)
+    connection.close()
+    results[slot] = done
 
 
-def run_transfers(pools: list[list[int]], creators: list[int], seconds: int) -> float:
+def _process(
+    pools: list[list[int]], creators: list[int], seconds: float, start_at: float, queue
+) -> None:
+    """A server-like process: its share of the workers as threads (as an ASGI server runs
+    sync code in a thread pool). Reports (transfers, process CPU seconds)."""
+    import threading
+
+    django_setup()
+    results = [0] * len(pools)
+    deadline = start_at + seconds
+    while time.time() < start_at - 1:
+        time.sleep(0.01)
+    threads = [
+        threading.Thread(target=_worker, args=(fans, creators, deadline, results, i))
+        for i, fans in enumerate(pools)
+    ]
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu0 = time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put((sum(results), time.process_time() - cpu0))
+
+
+def run_transfers(
+    pools: list[list[int]], targets: list[int], seconds: int, processes: int
+) -> float:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    start_at = time.time() + 4  # let every process import Django and connect first
+    start_at = time.time() + 5  # let every process import Django first
     procs = [
-        ctx.Process(target=_worker, args=(pool, creators, seconds, start_at, queue))
-        for pool in pools
+        ctx.Process(target=_process, args=(pools[i::processes], targets, seconds, start_at, queue))
+        for i in range(processes)
     ]
     for p in procs:
         p.start()
-    total = sum(queue.get(timeout=seconds + 120) for _ in procs)
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()
+    total = sum(done for done, _ in results)
+    cpu = sum(used for _, used in results)
+    print(f"  {len(targets):,} creator(s): {total / seconds:,.0f} transfers/s, "
+          f"{cpu / max(total, 1) * 1e6:.0f} µs of Python CPU per transfer")  # fmt: skip
     return total / seconds
 
 
@@ -135,7 +185,7 @@ def main() -> int:
 
     return compare_with_pgbench(
         what="transfers",
-        run=lambda t: run_transfers(pools, t, args.seconds),
+        run=lambda t: run_transfers(pools, t, args.seconds, args.processes),
         targets=creators,
         seconds=args.seconds,
         clients=args.clients,

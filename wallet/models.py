@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.lookups import Exact, In, IsNull
 
 
 class Unit(models.TextChoices):
@@ -48,6 +49,16 @@ USER_PURPOSES = {
     Purpose.EARNINGS: Unit.DIAMOND,
     Purpose.PAYOUT_HOLD: Unit.DIAMOND,
 }
+# System accounts live at fixed ids, negative so they never meet the id sequence: the gift
+# path names them without a lookup. Migration 0004 creates them (and moves older ones here).
+SYSTEM_ACCOUNT_IDS = {
+    Purpose.COINS_ISSUED: -1,
+    Purpose.COINS_SPENT: -2,
+    Purpose.COIN_ADJUSTMENTS: -3,
+    Purpose.DIAMONDS_ISSUED: -4,
+    Purpose.DIAMONDS_REDEEMED: -5,
+    Purpose.DIAMOND_ADJUSTMENTS: -6,
+}
 
 
 class Account(models.Model):
@@ -57,6 +68,7 @@ class Account(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="ledger_accounts",
+        db_index=False,  # the (owner, unit, purpose) unique index serves owner lookups
     )
     unit = models.CharField(max_length=8, choices=Unit.choices)
     purpose = models.CharField(max_length=24, choices=Purpose.choices)
@@ -78,15 +90,18 @@ class Account(models.Model):
                 fields=["unit", "purpose"], condition=Q(owner__isnull=True),
                 name="wallet_account_system_unit_purpose",
             ),
+            # Only cached accounts (fans' wallets) use `balance`; every other account keeps it
+            # at 0 (ledger_audit checks), so one short CHECK guards every wallet. Short on
+            # purpose: PostgreSQL re-reads each CHECK on every balance update of the gift path.
             models.CheckConstraint(
-                condition=Q(owner__isnull=True) | ~Q(purpose__in=sorted(p.value for p in NON_NEGATIVE_PURPOSES))
-                | Q(balance__gte=0),
-                name="wallet_account_user_balance_non_negative",
+                condition=Q(balance__gte=0), name="wallet_account_balance_non_negative"
             ),
+            # System accounts have no owner and every user account has one.
             models.CheckConstraint(
-                condition=Q(owner__isnull=True, purpose__in=sorted(p.value for p in SYSTEM_PURPOSES))
-                | Q(owner__isnull=False, purpose__in=sorted(p.value for p in USER_PURPOSES)),
-                name="wallet_account_owner_matches_purpose",
+                condition=Exact(
+                    IsNull(F("owner"), True), In(F("purpose"), sorted(p.value for p in SYSTEM_PURPOSES))
+                ),
+                name="wallet_account_system_iff_ownerless",
             ),
         ]  # fmt: skip
 
@@ -151,9 +166,16 @@ class Transaction(models.Model):
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
     # Indexed through (account, id) below, which also serves derived-balance reads.
+    # No database foreign key here, on purpose: its check takes a KEY SHARE lock on the
+    # referenced account row, and every gift references the same two system accounts, so
+    # every gift would queue on those rows' page (the hot row DESIGN §2 forbids). Instead
+    # accounts can never be deleted nor renumbered (trigger, migration 0005), every account
+    # id the ledger writes is one it has just read or written, and ledger_audit reports
+    # any entry whose account does not exist.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
-    )
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     amount = models.BigIntegerField()
 
     class Meta:
