@@ -13,16 +13,6 @@ Each run also prints the Python CPU spent per transfer.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432) and pgbench.
 It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
-"""Ledger transfers per second on PostgreSQL, beside pgbench's tpcb-like TPS in the same run.
-
-A transfer is gift-shaped: fan coin debit (guarded), coins-spent credit, diamonds-issued
-debit, creator diamond credit, one transaction row. 8 concurrent worker processes, spread
-over 1,000 creators and then all to one creator, on tables with realistic history.
-
-    .venv/bin/python bench/ledger_throughput.py [--seconds 15] [--clients 8] [--history 100000]
-
-Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432) and pgbench.
-It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
 """
 
 from __future__ import annotations
