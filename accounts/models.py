@@ -61,6 +61,11 @@ def avatar_upload_to(instance: Profile, filename: str) -> str:
     return f"avatars/{instance.user_id}/{instance.handle}.{extension}"
 
 
+def public_name(*, display_name: str, handle: str) -> str:
+    """How a user is named to others: their display name, else their @handle."""
+    return display_name or f"@{handle}"
+
+
 class Profile(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
     handle = models.CharField(
@@ -112,7 +117,7 @@ class Profile(models.Model):
 
     @property
     def name(self) -> str:
-        return self.display_name or f"@{self.handle}"
+        return public_name(display_name=self.display_name, handle=self.handle)
 
     @property
     def initials(self) -> str:

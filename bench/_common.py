@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -127,6 +128,66 @@ def compare_with_pgbench(
     connection.close()
     drop_databases()
     return 0 if report.ok else 1
+
+
+def _process(work, pools, targets, seconds: float, start_at: float, queue) -> None:
+    """A server-like process: its share of the workers as threads, the way an ASGI server runs
+    Django's sync code in a thread pool. Reports (operations, process CPU seconds, errors)."""
+    import threading
+
+    django_setup()
+    from django.db import connection
+
+    results, failures = [0] * len(pools), []
+    deadline = start_at + seconds
+
+    def thread(slot: int, pool) -> None:
+        try:
+            results[slot] = work(pool, targets, deadline)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent instead of hanging it
+            failures.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=thread, args=(i, pool)) for i, pool in enumerate(pools)]
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu0 = time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    queue.put((sum(results), time.process_time() - cpu0, failures))
+
+
+def run_workers(
+    work, pools: list, targets: list, *, seconds: int, processes: int, what: str
+) -> float:
+    """Run `work(pool, targets, deadline) -> operations` in one thread per pool (each its own
+    database connection), spread over `processes` processes; returns operations per second
+    and prints the Python CPU each one cost."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_at = time.time() + 6  # let every process import Django first
+    procs = [
+        ctx.Process(target=_process, args=(work, pools[i::processes], targets, seconds, start_at, queue))
+        for i in range(processes)
+    ]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join()
+    failures = [f for _, _, fs in results for f in fs]
+    if failures:
+        raise SystemExit(f"{len(failures)} worker(s) failed, first: {failures[0]}")
+    total = sum(done for done, _, _ in results)
+    cpu = sum(used for _, used, _ in results)
+    print(f"  {len(targets):,} target(s): {total / seconds:,.0f} {what}/s, "
+          f"{cpu / max(total, 1) * 1e6:.0f} µs of Python CPU each")  # fmt: skip
+    return total / seconds
 
 
 def bench_args(doc: str):

@@ -1,23 +1,25 @@
 #!/usr/bin/env python
 """Gifts per second through the send-gift service on PostgreSQL, beside pgbench in the same run.
 
-8 worker processes call livestreams.services.gift_send (validation, ledger transfer, the
-SentGift row, the after-commit broadcast on the in-memory channel layer), first spread over
+8 workers (threads in one process per core, each its own database connection, as pgbench's
+8 clients) call livestreams.services.gift_send: validation, rate limit, the one database call
+(room checks, ledger transfer, SentGift row, running total, new ranking) and the
+after-commit broadcasts (gift and ranking) on the in-memory channel layer; first spread over
 1,000 live creators, then all to one hot creator.
 
     .venv/bin/python bench/gift_throughput.py [--seconds 15] [--clients 8] [--history 100000]
+                                              [--processes N]
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import random
 import sys
 import time
 import uuid
 
-from _common import bench_args, compare_with_pgbench, django_setup  # noqa: E402
+from _common import bench_args, compare_with_pgbench, run_workers  # noqa: E402
 from ledger_throughput import setup as ledger_setup
 
 os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not the limiter
@@ -39,8 +41,8 @@ def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
     return pools, streams
 
 
-def _worker(fans: list[int], streams: list[int], seconds: float, start_at: float, queue) -> None:
-    django_setup()
+def gifts(fans: list[int], streams: list[int], deadline: float) -> int:
+    """One worker: gifts from its fans to the given streams until the deadline."""
     from accounts.models import User
     from livestreams.services import gift_send
 
@@ -48,36 +50,11 @@ def _worker(fans: list[int], streams: list[int], seconds: float, start_at: float
     slugs = ["rose", "finger-heart", "perfume", "doughnut", "paper-crane"]
     rng = random.Random()
     done = 0
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline = start_at + seconds
-    try:
-        while time.time() < deadline:
-            gift_send(sender=rng.choice(users), stream_id=rng.choice(streams), gift_slug=rng.choice(slugs),
-                      quantity=rng.randint(1, 3), key=str(uuid.uuid4()))  # fmt: skip
-            done += 1
-    except Exception as exc:  # report instead of leaving the parent waiting forever
-        print(f"worker failed: {exc!r}", file=sys.stderr)
-        done = -1
-    queue.put(done)
-
-
-def run_gifts(pools: list[list[int]], streams: list[int], seconds: int) -> float:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    start_at = time.time() + 5
-    procs = [
-        ctx.Process(target=_worker, args=(pool, streams, seconds, start_at, queue))
-        for pool in pools
-    ]
-    for p in procs:
-        p.start()
-    counts = [queue.get(timeout=seconds + 120) for _ in procs]
-    for p in procs:
-        p.join()
-    if min(counts) < 0:
-        raise SystemExit("a worker failed; see above")
-    return sum(counts) / seconds
+    while time.time() < deadline:
+        gift_send(sender=rng.choice(users), stream_id=rng.choice(streams), gift_slug=rng.choice(slugs),
+                  quantity=rng.randint(1, 3), key=str(uuid.uuid4()))  # fmt: skip
+        done += 1
+    return done
 
 
 def main() -> int:
@@ -85,7 +62,9 @@ def main() -> int:
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",
-        run=lambda t: run_gifts(pools, t, args.seconds),
+        run=lambda t: run_workers(
+            gifts, pools, t, seconds=args.seconds, processes=args.processes, what="gifts"
+        ),
         targets=streams,
         seconds=args.seconds,
         clients=args.clients,

@@ -17,14 +17,20 @@ It creates and drops its own databases (giftcast_bench, giftcast_pgbench).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import random
 import sys
 import time
 import uuid
 from urllib.parse import urlsplit
 
-from _common import SERVER, bench_args, compare_with_pgbench, django_setup, fresh_databases  # noqa: E402
+from _common import (  # noqa: E402
+    SERVER,
+    bench_args,
+    compare_with_pgbench,
+    django_setup,
+    fresh_databases,
+    run_workers,
+)
 
 FANS_PER_CLIENT = 64
 CREATORS = 1000
@@ -86,19 +92,14 @@ def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
     return [fans[i::clients] for i in range(clients)], creators
 
 
-def _worker(
-    fans: list[int], creators: list[int], deadline: float, results: list, slot: int
-) -> None:
-    """One worker: a thread with its own database connection, sending transfers until the deadline."""
-    from django.db import connection
-
+def transfers(fans: list[int], creators: list[int], deadline: float) -> int:
+    """One worker: gift-shaped transfers until the deadline; returns how many."""
     from wallet.ledger import OwnerLeg, transfer_post
     from wallet.models import Purpose, TransactionKind
 
     rng = random.Random()
     prefix = uuid.uuid4().hex[:8]
     done = 0
-    connection.ensure_connection()
     while time.time() < deadline:
         coins = rng.randint(2, 200)
         transfer_post(
@@ -113,56 +114,7 @@ def _worker(
             ],
         )
         done += 1
-    connection.close()
-    results[slot] = done
-
-
-def _process(
-    pools: list[list[int]], creators: list[int], seconds: float, start_at: float, queue
-) -> None:
-    """A server-like process: its share of the workers as threads (as an ASGI server runs
-    sync code in a thread pool). Reports (transfers, process CPU seconds)."""
-    import threading
-
-    django_setup()
-    results = [0] * len(pools)
-    deadline = start_at + seconds
-    while time.time() < start_at - 1:
-        time.sleep(0.01)
-    threads = [
-        threading.Thread(target=_worker, args=(fans, creators, deadline, results, i))
-        for i, fans in enumerate(pools)
-    ]
-    while time.time() < start_at:
-        time.sleep(0.001)
-    cpu0 = time.process_time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    queue.put((sum(results), time.process_time() - cpu0))
-
-
-def run_transfers(
-    pools: list[list[int]], targets: list[int], seconds: int, processes: int
-) -> float:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    start_at = time.time() + 5  # let every process import Django first
-    procs = [
-        ctx.Process(target=_process, args=(pools[i::processes], targets, seconds, start_at, queue))
-        for i in range(processes)
-    ]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=seconds + 120) for _ in procs]
-    for p in procs:
-        p.join()
-    total = sum(done for done, _ in results)
-    cpu = sum(used for _, used in results)
-    print(f"  {len(targets):,} creator(s): {total / seconds:,.0f} transfers/s, "
-          f"{cpu / max(total, 1) * 1e6:.0f} µs of Python CPU per transfer")  # fmt: skip
-    return total / seconds
+    return done
 
 
 def main() -> int:
@@ -175,7 +127,9 @@ def main() -> int:
 
     return compare_with_pgbench(
         what="transfers",
-        run=lambda t: run_transfers(pools, t, args.seconds, args.processes),
+        run=lambda t: run_workers(
+            transfers, pools, t, seconds=args.seconds, processes=args.processes, what="transfers"
+        ),
         targets=creators,
         seconds=args.seconds,
         clients=args.clients,

@@ -5,9 +5,11 @@ hold across server processes.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
@@ -20,12 +22,14 @@ def group_name(stream_id: int) -> str:
 
 
 def _incr(key: str, by: int = 1, *, timeout: int | None = None) -> int:
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key, by)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 0, timeout=timeout)
-        return cache.incr(key, by)
+    """Add `by` to a counter in the cache, made (with `timeout`) on first use: one round trip
+    once the counter exists."""
+    for _ in range(3):
+        try:
+            return cache.incr(key, by)
+        except ValueError:  # missing (or just expired): make it, then count
+            cache.add(key, 0, timeout=timeout)
+    raise RuntimeError(f"cache counter {key} keeps vanishing")
 
 
 def next_seq(stream_id: int) -> int:
@@ -36,13 +40,41 @@ def current_seq(stream_id: int) -> int:
     return cache.get(f"room:{stream_id}:seq", 0)
 
 
-def broadcast(stream_id: int, event: dict) -> dict:
-    """Stamp the room's next `seq` on `event` and send it to everyone in the room."""
-    event = {**event, "seq": next_seq(stream_id)}
-    async_to_sync(get_channel_layer().group_send)(
-        group_name(stream_id), {"type": "room.event", "event": event}
-    )
-    return event
+def broadcast(stream_id: int, *events: dict) -> list[dict]:
+    """Stamp the room's next `seq` numbers on `events` and send them, in order, to everyone in
+    the room. Returns the stamped events. The one way anything reaches a room."""
+    last = _incr(f"room:{stream_id}:seq", len(events), timeout=None)
+    first = last - len(events) + 1
+    stamped = [{**event, "seq": first + i} for i, event in enumerate(events)]
+    messages = [{"type": "room.event", "event": event} for event in stamped]
+    _run(_group_send, group_name(stream_id), messages)
+    return stamped
+
+
+async def _group_send(group: str, messages: list[dict]) -> None:
+    layer = get_channel_layer()
+    for message in messages:
+        await layer.group_send(group, message)
+
+
+_thread = threading.local()
+
+
+def _run(function, *args) -> None:
+    """Run an async channel-layer function from sync code.
+
+    In the server every sync call descends from the event loop (a consumer or view run via
+    sync_to_async): async_to_sync hands the coroutine back to that loop. A thread with no such
+    loop (a management command, a worker thread) gets an event loop of its own, kept for the
+    thread's life: async_to_sync would start a new thread and loop for every call.
+    """
+    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
+        async_to_sync(function)(*args)
+        return
+    loop = getattr(_thread, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _thread.loop = asyncio.new_event_loop()
+    loop.run_until_complete(function(*args))
 
 
 def broadcast_on_commit(stream_id: int, event: dict) -> None:

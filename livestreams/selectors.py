@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet, Sum
 
+from accounts.models import public_name
+
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
 
 
@@ -38,23 +40,29 @@ def ranking(*, stream: Stream, limit: int = 10) -> tuple[list[dict], int]:
     """
     gifters = StreamGifter.objects.filter(stream=stream)
     total = gifters.aggregate(total=Sum("coins"))["total"] or 0
-    entries: list[dict] = []
-    for row in gifters.select_related("sender__profile").order_by("-coins", "pk")[:limit]:
-        profile = row.sender.profile
-        if row.anonymous or profile.hide_from_rankings:
-            entries.append(
-                {"handle": None, "name": "Anonymous", "anonymous": True, "coins": row.coins}
-            )
-        else:
-            entries.append(
-                {
-                    "handle": profile.handle,
-                    "name": profile.name,
-                    "anonymous": False,
-                    "coins": row.coins,
-                }
-            )
+    rows = gifters.select_related("sender__profile").order_by("-coins", "pk")[:limit]
+    entries = [
+        ranking_entry(
+            handle=row.sender.profile.handle, display_name=row.sender.profile.display_name,
+            hidden=row.sender.profile.hide_from_rankings, anonymous=row.anonymous, coins=row.coins,
+        )
+        for row in rows
+    ]  # fmt: skip
     return entries, total
+
+
+def ranking_entry(
+    *, handle: str, display_name: str, hidden: bool, anonymous: bool, coins: int
+) -> dict:
+    """One line of a live ranking; anonymous sends and opted-out fans show as "Anonymous"."""
+    if anonymous or hidden:
+        return {"handle": None, "name": "Anonymous", "anonymous": True, "coins": coins}
+    return {
+        "handle": handle,
+        "name": public_name(display_name=display_name, handle=handle),
+        "anonymous": False,
+        "coins": coins,
+    }
 
 
 def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import creator_eligibility
-from wallet.ledger import OwnerLeg, transfer_post
-from wallet.models import Purpose, TransactionKind
+from config.pgcall import prepared_row
+from wallet.ledger import OwnerLeg, database_refusal, transfer_post
+from wallet.models import SYSTEM_ACCOUNT_IDS, Purpose, TransactionKind
 
 from . import exceptions as errors
 from . import realtime, selectors
@@ -80,18 +83,26 @@ def _valid_key(key: str) -> str:
 
 
 def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
-              anonymous: bool = False) -> GiftResult:  # fmt: skip
+              anonymous: bool = False, fast: bool | None = None) -> GiftResult:  # fmt: skip
     """Send `quantity` of a gift to a live stream's creator, once per (sender, key).
 
     One durable transaction: the ledger debits the fan's coins and credits the creator's
     diamonds, and the SentGift row is written; the room hears of it after commit. A repeated
     key returns the first result and charges nothing. Refusals raise RoomError or a wallet
     error and change nothing.
+
+    On PostgreSQL the whole gift is one call of the `gift_post` database function (one round
+    trip; migration 0006); elsewhere (SQLite) the ORM path below. Both write the same rows.
     """
     key = _valid_key(key)
     high = settings.GIFT_MAX_QUANTITY
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= high:
         raise errors.error(errors.QUANTITY, high=high)
+    if fast if fast is not None else connection.vendor == "postgresql":
+        return _gift_send_one_call(
+            sender=sender, stream_id=int(stream_id), gift_slug=str(gift_slug), quantity=quantity,
+            key=key, anonymous=bool(anonymous),
+        )  # fmt: skip
     stream = Stream.objects.filter(pk=stream_id).select_related("creator__profile").first()
     if stream is None or not stream.is_live:
         raise errors.error(errors.NOT_LIVE)
@@ -132,26 +143,98 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
             diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
         )  # fmt: skip
         _gifter_add(stream=stream, sender=sender, anonymous=anonymous, coins=coins)
-        event = {
-            "type": "gift",
-            "id": sent.pk,
-            "gift": gift.slug,
-            "name": gift.name,
-            "artwork": settings.STATIC_URL + gift.artwork,
-            "quantity": quantity,
-            "coins": coins,
-            "big": gift.is_big,
-            "sender": selectors.sender_label(sender, anonymous=anonymous),
-        }
+        event = _gift_event(sent)
 
         def announce() -> None:
             # Only committed gifts count toward a combo or reach the room.
             event["combo"] = realtime.combo_add(stream.pk, sender.pk, gift.slug, quantity)
-            realtime.broadcast(stream.pk, event)
-            _ranking_changed(stream)
+            top, total = selectors.ranking(stream=stream, limit=RANKING_SIZE)
+            realtime.broadcast(stream.pk, event, {"type": "ranking", "top": top, "coins": total})
 
         transaction.on_commit(announce)
     return GiftResult(sent, False, posted.balance, event)
+
+
+GIFT_POST_SQL = (
+    "SELECT sent_id, replayed, balance, gift_id, gift_name, gift_artwork, gift_coins, coins, "
+    "diamonds, txn_id, created_at, ranking, total "
+    "FROM gift_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+GIFT_POST_REFUSALS = {
+    "GL001": errors.NOT_LIVE,
+    "GL002": errors.SELF_GIFT,
+    "GL003": errors.GIFT_UNKNOWN,
+    "GL004": errors.BANNED,
+}
+RANKING_SIZE = 3  # gifters in the ranking each gift broadcasts
+
+
+def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
+                        anonymous: bool) -> GiftResult:  # fmt: skip
+    """gift_send on PostgreSQL: checks, ledger, SentGift, running total and the new ranking
+    in one database call; the room hears of it after commit."""
+    if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+    args = (
+        str(sender.pk), str(stream_id), gift_slug, str(quantity), key,
+        "t" if anonymous else "f", str(settings.CREATOR_SHARE),
+        str(SYSTEM_ACCOUNT_IDS[Purpose.COINS_SPENT]), str(SYSTEM_ACCOUNT_IDS[Purpose.DIAMONDS_ISSUED]),
+        str(RANKING_SIZE),
+    )  # fmt: skip
+    try:
+        if connection.in_atomic_block:  # a caller's transaction stays usable after a refusal
+            with transaction.atomic():
+                row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
+        else:  # on its own the call is its own transaction
+            row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
+    except DatabaseError as exc:
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if state in GIFT_POST_REFUSALS:
+            raise errors.error(GIFT_POST_REFUSALS[state]) from None
+        if refusal := database_refusal(exc):
+            raise refusal from None
+        raise
+    (sent_id, replayed, balance, gift_id, name, artwork, unit_coins, coins, diamonds, txn_id,
+     created_at, ranking, total) = row  # fmt: skip
+    if replayed == "t":
+        sent = SentGift.objects.select_related("gift").get(pk=sent_id)
+        return GiftResult(sent, True, int(balance), {})
+    gift = Gift(pk=int(gift_id), slug=gift_slug, name=name, artwork=artwork, coins=int(unit_coins))
+    sent = SentGift(
+        pk=int(sent_id), stream_id=stream_id, sender=sender, gift=gift, quantity=quantity,
+        coins=int(coins), diamonds=int(diamonds), key=key, anonymous=anonymous,
+        transaction_id=int(txn_id), created_at=parse_datetime(created_at),
+    )  # fmt: skip
+    event = _gift_event(sent)
+    top = [
+        selectors.ranking_entry(
+            handle=handle, display_name=display_name, hidden=hidden, anonymous=anon, coins=coins
+        )
+        for handle, display_name, hidden, anon, coins in json.loads(ranking)
+    ]
+
+    def announce() -> None:
+        event["combo"] = realtime.combo_add(stream_id, sender.pk, gift_slug, quantity)
+        realtime.broadcast(stream_id, event, {"type": "ranking", "top": top, "coins": int(total)})
+
+    transaction.on_commit(announce)
+    return GiftResult(sent, False, int(balance), event)
+
+
+def _gift_event(sent: SentGift) -> dict:
+    """The room's `gift` frame for a committed send (the combo count is added on announce)."""
+    gift = sent.gift
+    return {
+        "type": "gift",
+        "id": sent.pk,
+        "gift": gift.slug,
+        "name": gift.name,
+        "artwork": settings.STATIC_URL + gift.artwork,
+        "quantity": sent.quantity,
+        "coins": sent.coins,
+        "big": gift.is_big,
+        "sender": selectors.sender_label(sent.sender, anonymous=sent.anonymous),
+    }
 
 
 def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> None:
@@ -180,11 +263,6 @@ def overlay_token_reset(*, stream: Stream, by) -> Stream:
     stream.overlay_token = new_overlay_token()
     stream.save(update_fields=["overlay_token"])
     return stream
-
-
-def _ranking_changed(stream: Stream) -> None:
-    top, coins = selectors.ranking(stream=stream, limit=3)
-    realtime.broadcast(stream.pk, {"type": "ranking", "top": top, "coins": coins})
 
 
 # ----------------------------------------------------------------------------- chat

@@ -9,7 +9,6 @@ accounts are never updated per transaction (no hot rows): their balance is deriv
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,12 +24,7 @@ from django.db import (
 )
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 
-try:  # only the PostgreSQL fast path needs psycopg
-    from psycopg import Cursor as PsycopgCursor
-    from psycopg import errors as psycopg_errors
-    from psycopg import pq
-except ImportError:  # pragma: no cover
-    PsycopgCursor = psycopg_errors = pq = None
+from config.pgcall import prepared_row
 
 from . import exceptions as errors
 from .models import (
@@ -240,11 +234,6 @@ for _purpose, _unit in {**SYSTEM_PURPOSES, **USER_PURPOSES}.items():
         _purpose in CACHED_PURPOSES, _purpose.value,
     )  # fmt: skip
 
-FAST_PATH_ERRORS = {
-    "GC001": errors.InsufficientFunds,
-    "GC002": errors.AccountFrozen,
-    "GC003": errors.IdempotencyConflict,
-}
 
 
 def transfer_post(
@@ -317,10 +306,9 @@ def transfer_post(
             # On its own the call is its own transaction: one round trip.
             txn_id, replayed, balance = _wallet_post_call(conn, args)
     except DatabaseError as exc:
-        state = getattr(exc.__cause__, "sqlstate", None)
-        if state not in FAST_PATH_ERRORS:
-            raise
-        raise _fast_path_error(state, exc.__cause__, legs) from None
+        if refusal := database_refusal(exc):
+            raise refusal from None
+        raise
     return Posted(pk=txn_id, replayed=replayed, balance=balance)
 
 
@@ -346,63 +334,27 @@ WALLET_POST_SQL = (
 )
 
 
-_WALLET_POST_NAME = b"giftcast_wallet_post"
-_WALLET_POST_BYTES = "".join(
-    part + (f"${n}" if n <= WALLET_POST_SQL.count("%s") else "")
-    for n, part in enumerate(WALLET_POST_SQL.split("%s"), start=1)
-).encode()
-_prepared_on: weakref.WeakSet = weakref.WeakSet()  # psycopg connections holding the statement
-
-
 def _wallet_post_call(conn, args: tuple[str, ...]) -> tuple[int, bool, int | None]:
-    """Call wallet_post on Django's connection: a server-side prepared statement run with
-    libpq's own call (`Connection.pgconn`, psycopg's documented low-level access).
-
-    This is the hottest statement of the site. Through a psycopg cursor each call cost about
-    45 µs more Python CPU under load (measured by bench/ledger_throughput.py), a quarter of
-    a gift's budget. The same connection, so the same transaction: in autocommit the call
-    commits itself; inside an atomic block it joins the open transaction. Errors come back
-    as Django's database errors with psycopg's (and the SQLSTATE) as their cause.
-    """
-    conn.ensure_connection()
-    raw = conn.connection
-    pgconn = raw.pgconn
-    with conn.wrap_database_errors:
-        if not raw.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
-            # Django opened an atomic block and nothing has been sent yet: psycopg must send
-            # the BEGIN, so this call goes through a cursor.
-            with PsycopgCursor(raw) as cursor:
-                cursor.execute(WALLET_POST_SQL, args, prepare=True)
-                return cursor.fetchone()
-        if raw not in _prepared_on:
-            result = pgconn.prepare(_WALLET_POST_NAME, _WALLET_POST_BYTES)
-            if result.status != pq.ExecStatus.COMMAND_OK:
-                error = psycopg_errors.error_from_result(result, encoding=raw.info.encoding)
-                if error.sqlstate != "42P05":  # already prepared on this session
-                    raise error
-            _prepared_on.add(raw)
-        result = pgconn.exec_prepared(_WALLET_POST_NAME, [a.encode() for a in args])
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            raise psycopg_errors.error_from_result(result, encoding=raw.info.encoding)
-        balance = result.get_value(0, 2)
-        return (
-            int(result.get_value(0, 0)),
-            result.get_value(0, 1) == b"t",
-            None if balance is None else int(balance),
-        )
+    row = prepared_row("giftcast_wallet_post", WALLET_POST_SQL, args, using=conn.alias)
+    return int(row[0]), row[1] == "t", None if row[2] is None else int(row[2])
 
 
-def _fast_path_error(state: str, exc: Exception, legs: Sequence[OwnerLeg]) -> errors.WalletError:
+def database_refusal(exc: DatabaseError) -> errors.WalletError | None:
+    """The wallet error a refusal raised by wallet_post stands for (None: not a refusal)."""
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None)
     if state == "GC002":
         return errors.AccountFrozen(errors.FROZEN)
     if state == "GC003":
         return errors.IdempotencyConflict(errors.KEY_REUSED)
-    diag = getattr(exc, "diag", None)
-    balance = int(diag.message_primary) if diag and diag.message_primary else 0
-    needed = -min(leg.amount for leg in legs if leg.purpose in CACHED_PURPOSES)
-    return errors.InsufficientFunds(
-        errors.INSUFFICIENT_COINS.format(balance=balance, needed=needed)
-    )
+    if state == "GC001":
+        diag = cause.diag
+        return errors.InsufficientFunds(
+            errors.INSUFFICIENT_COINS.format(
+                balance=int(diag.message_primary or 0), needed=int(diag.message_hint or 0)
+            )
+        )
+    return None
 
 
 @transaction.atomic(durable=True)

@@ -113,7 +113,8 @@ BEGIN
             IF v_frozen AND p_check_frozen THEN
                 RAISE EXCEPTION 'frozen' USING ERRCODE = 'GC002';
             END IF;
-            RAISE EXCEPTION '%', coalesce(v_balance, 0) USING ERRCODE = 'GC001', DETAIL = p_units[i];
+            RAISE EXCEPTION '%', coalesce(v_balance, 0)
+                USING ERRCODE = 'GC001', DETAIL = p_units[i], HINT = -p_amounts[i];
         END LOOP;
         v_accounts[i] := v_id;
         IF i = v_payer THEN

@@ -1,0 +1,136 @@
+"""gift_send: the one-call PostgreSQL path (gift_post) and the ORM path do the same thing."""
+
+from __future__ import annotations
+
+import uuid
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from livestreams import realtime
+from livestreams.models import RoomBan, SentGift, StreamGifter
+from livestreams.services import gift_send
+from tests.livestreams.factories import fan_with, live_stream
+from wallet.ledger import _fingerprint, account_balance, account_get, ledger_audit
+from wallet.models import Account, Entry, Purpose, Transaction
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("books_balance"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="the one-call path is PostgreSQL's"
+    ),
+]
+
+
+def _scenario(fast: bool, run_callbacks) -> dict:
+    """The same story on either path, normalised (ids replaced by roles) so runs compare."""
+    stream = live_stream()
+    star = stream.creator
+    fan, other, banned = fan_with(100), fan_with(3), fan_with(50)
+    fan.profile.display_name = "Fan One"
+    fan.profile.save()
+    RoomBan.objects.create(creator=star, user=banned, kind=RoomBan.Kind.BAN)
+    role = {fan.pk: "fan", other.pk: "other", banned.pk: "banned", star.pk: "star", None: "system"}
+    handles = {u.profile.handle: role[u.pk] for u in (fan, other, banned, star)}
+    key = str(uuid.uuid4())
+    outcomes, frames = [], []
+
+    def norm(value):
+        """Ids and handles differ between runs: compare by role."""
+        if isinstance(value, dict):
+            return {k: norm(v) for k, v in value.items() if k != "id"}
+        if isinstance(value, list | tuple):
+            return type(value)(norm(v) for v in value)
+        return handles.get(value, value) if isinstance(value, str) else value
+
+    def send(label, user, slug, quantity=1, key=None, stream_id=stream.pk, anonymous=False):
+        try:
+            with run_callbacks(execute=True):
+                result = gift_send(
+                    sender=user, stream_id=stream_id, gift_slug=slug, quantity=quantity,
+                    key=key or str(uuid.uuid4()), anonymous=anonymous, fast=fast,
+                )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the scenario records each refusal
+            outcomes.append((label, type(exc).__name__, str(exc)))
+            return
+        event = norm(result.event)
+        sent = result.sent
+        outcomes.append(
+            (label, result.replayed, result.balance, event, sent.gift.slug, sent.quantity,
+             sent.coins, sent.diamonds, sent.anonymous)
+        )  # fmt: skip
+
+    with mock.patch.object(
+        realtime, "broadcast", side_effect=lambda s, *events: frames.extend(events)
+    ):
+        send("perfume", fan, "perfume", quantity=3, key=key)
+        send("replay", fan, "perfume", quantity=3, key=key)
+        send("conflict", fan, "rose", quantity=1, key=key)
+        send("rose", fan, "rose")  # 0 diamonds: a two-leg transaction
+        send("anonymous", fan, "finger-heart", anonymous=True)
+        send("short", other, "doughnut")
+        send("self", star, "rose")
+        send("banned", banned, "rose")
+        send("unknown", fan, "no-such-gift")
+        send("no-stream", fan, "rose", stream_id=10**9)
+        Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=True)
+        send("frozen", fan, "rose")
+        Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=False)
+        stream.status = "ended"
+        stream.save()
+        send("ended", fan, "rose")
+
+    ledger = []
+    for txn in Transaction.objects.filter(kind="gift", reference=f"stream:{stream.pk}").order_by(
+        "pk"
+    ):
+        ledger.append((txn.reference == f"stream:{stream.pk}", txn.memo, txn.fingerprint, sorted(
+            (role[e.account.owner_id], e.account.purpose, e.amount)
+            for e in Entry.objects.filter(transaction=txn).select_related("account")
+        )))  # fmt: skip
+    return {
+        "outcomes": outcomes,
+        "frames": norm(frames),
+        "ledger": [(ok, memo.split(" to @")[0], entries) for ok, memo, _, entries in ledger],
+        "fingerprints_differ_per_send": len({fp for *_, fp, _ in ledger}) == len(ledger),
+        "sent": sorted(
+            (role[g.sender_id], g.gift.slug, g.quantity, g.coins, g.diamonds, g.anonymous)
+            for g in SentGift.objects.filter(stream=stream)
+        ),
+        "gifters": sorted(
+            (role[g.sender_id], g.anonymous, g.coins)
+            for g in StreamGifter.objects.filter(stream=stream)
+        ),
+        "balances": {
+            "fan": account_balance(account_get(owner=fan, purpose=Purpose.WALLET)),
+            "star": account_balance(account_get(owner=star, purpose=Purpose.EARNINGS)),
+        },
+    }
+
+
+def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks):
+    fast = _scenario(True, django_capture_on_commit_callbacks)
+    orm = _scenario(False, django_capture_on_commit_callbacks)
+    assert fast == orm
+    assert [o[0] for o in fast["outcomes"] if len(o) == 3] == [
+        "conflict", "short", "self", "banned", "unknown", "no-stream", "frozen", "ended",
+    ]  # fmt: skip
+    assert fast["balances"] == {"fan": 100 - 60 - 1 - 5, "star": 30 + 0 + 2}
+    assert fast["frames"][1] == {
+        "type": "ranking",
+        "top": [{"handle": "fan", "name": "Fan One", "anonymous": False, "coins": 60}],
+        "coins": 60,
+    }
+    assert ledger_audit().ok
+
+
+def test_the_one_call_path_writes_the_orm_paths_fingerprint(django_capture_on_commit_callbacks):
+    """Replays compare fingerprints: gift_post must compute wallet.ledger's, byte for byte."""
+    _scenario(True, django_capture_on_commit_callbacks)
+    txns = Transaction.objects.filter(kind="gift").prefetch_related("entries__account")
+    assert len(txns) == 3
+    for txn in txns:
+        legs = [(e.account.owner_id, e.account.purpose, e.amount) for e in txn.entries.all()]
+        assert txn.fingerprint == _fingerprint("gift", txn.reference, legs)
