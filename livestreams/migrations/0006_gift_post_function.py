@@ -87,13 +87,15 @@ BEGIN
     VALUES (p_stream, p_sender, p_anonymous, coins)
     ON CONFLICT (stream_id, sender_id, anonymous) DO UPDATE SET coins = t.coins + excluded.coins;
 
-    SELECT coalesce(json_agg(json_build_array(p.handle, p.display_name, p.hide_from_rankings,
-                                              r.anonymous, r.coins)
+    -- The profile by a correlated subquery: an index lookup per ranked row, whatever plan
+    -- the LIMIT parameter gets (a join was planned as a scan of every profile).
+    SELECT coalesce(json_agg((SELECT json_build_array(q.handle, q.display_name,
+                                                      q.hide_from_rankings, r.anonymous, r.coins)
+                                FROM accounts_profile q WHERE q.user_id = r.sender_id)
                              ORDER BY r.coins DESC, r.id)::text, '[]')
       INTO ranking
       FROM (SELECT g.id, g.sender_id, g.anonymous, g.coins FROM livestreams_streamgifter g
-             WHERE g.stream_id = p_stream ORDER BY g.coins DESC, g.id LIMIT p_ranking_limit) r
-      LEFT JOIN accounts_profile p ON p.user_id = r.sender_id;
+             WHERE g.stream_id = p_stream ORDER BY g.coins DESC, g.id LIMIT p_ranking_limit) r;
     SELECT coalesce(sum(g.coins), 0) INTO total FROM livestreams_streamgifter g
      WHERE g.stream_id = p_stream;
 END;

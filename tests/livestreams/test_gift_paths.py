@@ -6,7 +6,7 @@ import uuid
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from livestreams import realtime
 from livestreams.models import RoomBan, SentGift, StreamGifter
@@ -134,3 +134,24 @@ def test_the_one_call_path_writes_the_orm_paths_fingerprint(django_capture_on_co
     for txn in txns:
         legs = [(e.account.owner_id, e.account.purpose, e.amount) for e in txn.entries.all()]
         assert txn.fingerprint == _fingerprint("gift", txn.reference, legs)
+
+
+def test_a_stream_or_gift_with_sends_cannot_be_deleted_in_the_database():
+    """SentGift has no foreign-key constraint on stream and gift (hot rows): a trigger keeps
+    what sends point at."""
+    stream = live_stream()
+    gift_send(sender=fan_with(10), stream_id=stream.pk, gift_slug="rose", quantity=1,
+              key=str(uuid.uuid4()))  # fmt: skip
+    sent = SentGift.objects.get()
+    for table, pk in (("livestreams_stream", stream.pk), ("livestreams_gift", sent.gift_id)):
+        with (
+            pytest.raises(DatabaseError, match="has gifts sent and is kept"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608 - fixed names
+    # Rows nobody sent anything to may go.
+    quiet = live_stream()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM livestreams_stream WHERE id = %s", [quiet.pk])
+    assert not type(stream).objects.filter(pk=quiet.pk).exists()
