@@ -235,7 +235,6 @@ for _purpose, _unit in {**SYSTEM_PURPOSES, **USER_PURPOSES}.items():
     )  # fmt: skip
 
 
-
 def transfer_post(
     *,
     kind: str,
