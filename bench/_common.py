@@ -190,8 +190,8 @@ def run_workers(
     return total / seconds
 
 
-def bench_args(doc: str):
-    """The options both benchmarks take."""
+def bench_args(doc: str, extra: list[tuple[str, dict]] = ()):
+    """The options the benchmarks take (plus `extra` ones: (flag, add_argument options))."""
     import argparse
 
     ap = argparse.ArgumentParser(
@@ -204,4 +204,6 @@ def bench_args(doc: str):
         "--processes", type=int, default=os.cpu_count() or 2,
         help="server processes the clients are spread over, as threads (default: one per core)",
     )  # fmt: skip
+    for flag, options in extra:
+        ap.add_argument(flag, **options)
     return ap.parse_args()

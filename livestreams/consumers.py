@@ -96,7 +96,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal := self._needs_account(key):
             await self.send_json(refusal)
             return
-        if not await database_sync_to_async(self._verified)():
+        if (
+            not getattr(self, "verified", False)
+            and not await database_sync_to_async(self._verified)()
+        ):
             await self.send_json(_error("verify_required", "Verify your email address first.", key))
             return
         gift, quantity = frame.get("gift"), frame.get("quantity", 1)
@@ -106,7 +109,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            result = await database_sync_to_async(services.gift_send)(
+            # Not thread-sensitive: gifts from every room of this process run side by side
+            # on the thread pool (each thread keeps its own database connection) instead of
+            # queuing on the one shared thread.
+            result = await database_sync_to_async(services.gift_send, thread_sensitive=False)(
                 sender=self.user, stream_id=self.stream_id, gift_slug=gift, quantity=quantity,
                 key=key or "", anonymous=bool(frame.get("anonymous", False)),
             )  # fmt: skip
@@ -120,7 +126,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal := self._needs_account():
             await self.send_json(refusal)
             return
-        if not await database_sync_to_async(self._verified)():
+        if (
+            not getattr(self, "verified", False)
+            and not await database_sync_to_async(self._verified)()
+        ):
             await self.send_json(_error("verify_required", "Verify your email address first."))
             return
         text = frame.get("text")
@@ -193,9 +202,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         return self.user.profile.handle
 
     def _verified(self) -> bool:
+        """Whether the user has a verified email address; once yes, remembered for the
+        connection (one query per connection, not per frame)."""
         from allauth.account.models import EmailAddress
 
-        return EmailAddress.objects.filter(user=self.user, verified=True).exists()
+        if not getattr(self, "verified", False):
+            self.verified = EmailAddress.objects.filter(user=self.user, verified=True).exists()
+        return self.verified
 
     def _state(self, stream: Stream, count: int) -> dict:
         from wallet.selectors import coin_balance

@@ -6,15 +6,17 @@ hold across server processes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 
 COMBO_SECONDS = 5
+logger = logging.getLogger(__name__)
 
 
 def group_name(stream_id: int) -> str:
@@ -64,17 +66,40 @@ def _run(function, *args) -> None:
     """Run an async channel-layer function from sync code.
 
     In the server every sync call descends from the event loop (a consumer or view run via
-    sync_to_async): async_to_sync hands the coroutine back to that loop. A thread with no such
-    loop (a management command, a worker thread) gets an event loop of its own, kept for the
-    thread's life: async_to_sync would start a new thread and loop for every call.
+    sync_to_async): the call is queued to that loop and this thread goes on without waiting
+    for it; one queue per loop keeps a room's events in the order they were stamped. A thread
+    with no such loop (a management command, a worker thread) runs it on an event loop of its
+    own, kept for the thread's life (async_to_sync would start a thread and a loop per call).
     """
-    if getattr(SyncToAsync.threadlocal, "main_event_loop", None) is not None:
-        async_to_sync(function)(*args)
+    main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if main_loop is not None and main_loop.is_running():
+        main_loop.call_soon_threadsafe(_enqueue, main_loop, function, args)
         return
     loop = getattr(_thread, "loop", None)
     if loop is None or loop.is_closed():
         loop = _thread.loop = asyncio.new_event_loop()
     loop.run_until_complete(function(*args))
+
+
+_queues: dict[asyncio.AbstractEventLoop, asyncio.Queue] = {}
+
+
+def _enqueue(loop: asyncio.AbstractEventLoop, function, args) -> None:
+    """On `loop`: hand the call to the loop's sender task, started on first use."""
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = asyncio.Queue()
+        loop.create_task(_drain(queue), name="giftcast-broadcasts")
+    queue.put_nowait((function, args))
+
+
+async def _drain(queue: asyncio.Queue) -> None:
+    while True:
+        function, args = await queue.get()
+        try:
+            await function(*args)
+        except Exception:  # a failed send must not stop the ones after it
+            logger.exception("room broadcast failed")
 
 
 def broadcast_on_commit(stream_id: int, event: dict) -> None:

@@ -311,9 +311,16 @@ def room_ban(*, stream: Stream, user, by, kind: str = RoomBan.Kind.BAN) -> RoomB
 
 
 def room_unban(*, stream: Stream, user, by) -> None:
+    """Lift a ban or mute; the room hears of it (as of a ban) once it is committed."""
     if by.pk != stream.creator_id and not by.is_staff:
         raise errors.error(errors.NOT_ALLOWED)
-    RoomBan.objects.filter(creator_id=stream.creator_id, user=user).delete()
+    with transaction.atomic(durable=True):
+        deleted, _ = RoomBan.objects.filter(creator_id=stream.creator_id, user=user).delete()
+        if deleted:
+            realtime.broadcast_on_commit(
+                stream.pk,
+                {"type": "moderation", "action": "unban", "user": {"handle": user.profile.handle}},
+            )
 
 
 def room_moderate(*, stream_id: int, handle: str, action: str, by) -> None:

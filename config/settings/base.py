@@ -34,10 +34,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's own queries bind on the client and are never prepared; this lets the ledger's
-    # one-call gift path (wallet.ledger._wallet_post_call) run as a prepared statement.
-    # Behind PgBouncer in transaction mode this needs PgBouncer 1.21+ (max_prepared_statements).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    # Keep connections between requests and websocket frames (Channels closes stale ones
+    # around each database call): a new connection per gift cost more than the gift. The
+    # gift path's statements are prepared once per connection (config/pgcall.py).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------

@@ -203,6 +203,7 @@ async def test_creator_moderates_by_frame_and_others_cannot(room):
     assert (await _until(fan_comm, "error"))["code"] == "muted"
     # Unmuted, the fan can talk again.
     await creator_comm.send_json_to({"type": "moderate", "action": "unban", "handle": fan.handle})
+    assert (await _until(fan_comm, "moderation"))["action"] == "unban"  # lifted before it talks
     await fan_comm.send_json_to({"type": "chat.send", "text": "back"})
     assert (await _until(viewer_comm, "chat"))["text"] == "back"
     await creator_comm.send_json_to({"type": "moderate", "action": "kick", "handle": fan.handle})

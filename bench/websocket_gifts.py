@@ -1,0 +1,215 @@
+#!/usr/bin/env python
+"""Gifts per second through the websocket path, beside the send-gift service alone.
+
+The same database and gifts as bench/gift_throughput.py. First the service alone (8 worker
+threads calling livestreams.services.gift_send, as that benchmark does); then a real daphne
+server on this machine, and 8 websocket clients, each signed in as a verified fan, sending
+`gift.send` frames and waiting for each `gift.ok` (while the room's broadcasts arrive): spread
+over 8 rooms, then all 8 in one room (every gift fanned out to 8 viewers).
+
+    .venv/bin/python bench/websocket_gifts.py [--seconds 15] [--clients 8] [--history 100000]
+                                              [--processes N] [--servers N]
+
+One daphne process, in-memory channel layer and local cache, by default; `--servers 2` runs
+two behind the same Redis (REDIS_URL, default redis://127.0.0.1:6379/15) as a deployment
+would. Needs PostgreSQL and pgbench as the other benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from _common import (  # noqa: E402
+    BENCH_DB,
+    ROOT,
+    SERVER,
+    bench_args,
+    django_setup,
+    drop_databases,
+    pgbench,
+    run_workers,
+)
+from gift_throughput import gifts
+from gift_throughput import setup as gift_setup
+
+RATE = "1000000/1"  # measure the path, not the limiter
+os.environ.setdefault("GIFT_RATE_LIMIT", RATE)
+
+
+def sessions(fans: list[int]) -> dict[int, str]:
+    """A verified email address and a signed-in session for each fan."""
+    from allauth.account.models import EmailAddress
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import User
+
+    users = User.objects.filter(pk__in=fans)
+    EmailAddress.objects.bulk_create(
+        [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users]
+    )
+    keys = {}
+    for user in users:
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        keys[user.pk] = store.session_key
+    return keys
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
+    env = {**os.environ, "DATABASE_URL": f"{SERVER}/{BENCH_DB}", "GIFT_RATE_LIMIT": RATE,
+           "DJANGO_SETTINGS_MODULE": "config.settings.local"}  # fmt: skip
+    if count > 1:
+        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    else:
+        env.pop("REDIS_URL", None)
+    procs, ports = [], []
+    for _ in range(count):
+        port = _free_port()
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "config.asgi:application",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        )
+        ports.append(port)
+    for port in ports:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"daphne on port {port} did not start")
+    return procs, ports
+
+
+async def _client(port: int, stream: int, session: str, deadline: float, counts: list, i: int):
+    import websockets
+
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/live/{stream}/",
+        additional_headers={"Cookie": f"sessionid={session}"},
+        origin=f"http://127.0.0.1:{port}",
+        max_queue=None,
+    ) as ws:
+        first = json.loads(await ws.recv())
+        if first.get("type") != "state":
+            raise RuntimeError(f"expected the room's state first, got {first}")
+        slugs = ["rose", "finger-heart", "perfume", "doughnut", "paper-crane"]
+        done = 0
+        while time.time() < deadline:
+            key = str(uuid.uuid4())
+            await ws.send(json.dumps({"type": "gift.send", "gift": random.choice(slugs),
+                                      "quantity": random.randint(1, 3), "key": key}))  # fmt: skip
+            while True:  # the room's broadcasts arrive in between
+                frame = json.loads(await ws.recv())
+                if frame.get("key") == key:
+                    break
+            if frame["type"] != "gift.ok":
+                raise RuntimeError(f"gift refused: {frame}")
+            done += 1
+        counts[i] = done
+
+
+def run_sockets(ports, rooms, fans, keys, seconds: int) -> float:
+    counts = [0] * len(fans)
+    deadline = time.time() + 2 + seconds
+
+    async def main():
+        await asyncio.gather(
+            *(
+                _client(
+                    ports[i % len(ports)], rooms[i % len(rooms)], keys[fan], deadline, counts, i
+                )
+                for i, fan in enumerate(fans)
+            )
+        )
+
+    start = time.time()
+    asyncio.run(main())
+    elapsed = time.time() - start
+    total = sum(counts)
+    print(f"  {len(set(rooms))} room(s): {total / elapsed:,.0f} gifts/s over websockets")
+    return total / elapsed
+
+
+def main() -> int:
+    ap_args = bench_args(__doc__, extra=[("--servers", {"type": int, "default": 1})])
+    pools, streams = gift_setup(ap_args.history, ap_args.clients)
+    django_setup()
+    fans = [pool[0] for pool in pools]  # one signed-in fan per client
+    keys = sessions(fans)
+    from django.db import connection
+
+    connection.close()
+
+    pg = pgbench(ap_args.seconds, ap_args.clients)
+    one_fan_each = [[fan] for fan in fans]
+    spread_rooms = random.sample(streams, len(fans))
+    alone_spread = run_workers(gifts, one_fan_each, spread_rooms, seconds=ap_args.seconds,
+                               processes=ap_args.processes, what="gifts")  # fmt: skip
+    alone_hot = run_workers(gifts, one_fan_each, spread_rooms[:1], seconds=ap_args.seconds,
+                            processes=ap_args.processes, what="gifts")  # fmt: skip
+    procs, ports = servers_start(ap_args.servers)
+    try:
+        ws_spread = run_sockets(ports, spread_rooms, fans, keys, ap_args.seconds)
+        ws_hot = run_sockets(ports, spread_rooms[:1], fans, keys, ap_args.seconds)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    print(
+        f"clients: {ap_args.clients}, {ap_args.seconds}s per run, daphne processes: {ap_args.servers}"
+    )
+    print(f"pgbench tpcb-like TPS                  {pg:8.0f}")
+    print(
+        f"service alone, 8 rooms, gifts/s         {alone_spread:8.0f}   {alone_spread / pg:5.2f}x pgbench"
+    )
+    print(
+        f"websocket path, 8 rooms, gifts/s        {ws_spread:8.0f}   {ws_spread / alone_spread:5.0%} of the service"
+    )
+    print(
+        f"service alone, one room, gifts/s        {alone_hot:8.0f}   {alone_hot / pg:5.2f}x pgbench"
+    )
+    print(
+        f"websocket path, one room (8 viewers)    {ws_hot:8.0f}   {ws_hot / alone_hot:5.0%} of the service"
+    )
+    drop_databases()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
