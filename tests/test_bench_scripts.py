@@ -12,7 +12,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-@pytest.mark.parametrize("script", ["ledger_throughput.py", "gift_throughput.py"])
+@pytest.mark.parametrize(
+    "script", ["ledger_throughput.py", "gift_throughput.py", "websocket_gifts.py"]
+)
 def test_benchmark_shows_its_options(script):
     done = subprocess.run(
         [sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True, timeout=60
