@@ -133,10 +133,11 @@ class Transaction(models.Model):
     idempotency_key = models.CharField(max_length=100)
     # Hash of what was asked, so a replayed key with a different payload is refused.
     fingerprint = models.CharField(max_length=64)
+    # Not indexed: nothing looks transactions up by reference (admin search is a substring
+    # match no b-tree serves), and two index entries per gift were pure write cost.
     reference = models.CharField(
         max_length=64,
         blank=True,
-        db_index=True,
         help_text="The business record, e.g. recharge:12 or gift:40.",
     )
     memo = models.CharField(max_length=300, blank=True)
