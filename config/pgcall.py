@@ -75,3 +75,17 @@ def prepared_row(
             None if (value := result.get_value(0, i)) is None else value.decode()
             for i in range(result.nfields)
         ]
+
+
+def postgresql_only(*statements: str):
+    """A RunPython function that executes `statements` on PostgreSQL and nothing elsewhere
+    (database functions and triggers the SQLite path does without). Sent without
+    parameters, so the driver leaves a function body's `%` alone."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            with schema_editor.connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+
+    return run

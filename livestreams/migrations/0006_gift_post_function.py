@@ -11,6 +11,8 @@ proves both write the same rows.
 
 from django.db import migrations
 
+from config.pgcall import postgresql_only
+
 GIFT_POST = r"""
 CREATE FUNCTION gift_post(
     p_sender bigint, p_stream bigint, p_slug text, p_quantity int, p_key text,
@@ -105,17 +107,8 @@ $$;
 SIGNATURE = "gift_post(bigint, bigint, text, int, text, boolean, numeric, bigint, bigint, int)"
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        # No parameters, so the driver leaves the function body's '%' alone.
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(GIFT_POST)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
+create = postgresql_only(GIFT_POST)
+drop = postgresql_only(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
 
 
 class Migration(migrations.Migration):

@@ -8,6 +8,8 @@ single-writer embedded default, relies on PROTECT.)
 import django.db.models.deletion
 from django.db import migrations, models
 
+from config.pgcall import postgresql_only
+
 
 KEEP = r"""
 CREATE FUNCTION livestreams_keep_sent() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -33,16 +35,8 @@ DROP FUNCTION IF EXISTS livestreams_keep_sent();
 """
 
 
-def keep(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(KEEP)
-
-
-def keep_drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(KEEP_DROP)
+keep = postgresql_only(KEEP)
+keep_drop = postgresql_only(KEEP_DROP)
 
 
 class Migration(migrations.Migration):

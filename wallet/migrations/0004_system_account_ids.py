@@ -15,10 +15,14 @@ trigger (PostgreSQL; SQLite, the single-writer embedded default, relies on the O
 PROTECT and on ledger_audit).
 """
 
+from importlib import import_module
+
 import django.db.models.deletion
 import django.db.models.lookups
 from django.conf import settings
 from django.db import migrations, models
+
+from config.pgcall import postgresql_only
 
 
 # Frozen copy of wallet.models.SYSTEM_ACCOUNT_IDS and the units, as of this migration.
@@ -167,34 +171,13 @@ DROP FUNCTION IF EXISTS wallet_account_keep();
 """
 
 
-def account_keep(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(ACCOUNT_KEEP)
-
-
-def account_keep_drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(ACCOUNT_KEEP_DROP)
-
-
-def function_replace(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        # No parameters, so the driver leaves the function body's '%' alone.
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(f"DROP FUNCTION IF EXISTS {OLD_SIGNATURE}")
-            cursor.execute(WALLET_POST)
-
-
-def function_restore(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        from importlib import import_module
-
-        previous = import_module("wallet.migrations.0003_wallet_post_function")
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(f"DROP FUNCTION IF EXISTS {NEW_SIGNATURE}")
-            cursor.execute(previous.CREATE)
+account_keep = postgresql_only(ACCOUNT_KEEP)
+account_keep_drop = postgresql_only(ACCOUNT_KEEP_DROP)
+function_replace = postgresql_only(f"DROP FUNCTION IF EXISTS {OLD_SIGNATURE}", WALLET_POST)
+function_restore = postgresql_only(
+    f"DROP FUNCTION IF EXISTS {NEW_SIGNATURE}",
+    import_module("wallet.migrations.0003_wallet_post_function").CREATE,
+)
 
 
 class Migration(migrations.Migration):
