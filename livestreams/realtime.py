@@ -9,6 +9,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
@@ -81,7 +82,7 @@ def _run(function, *args) -> None:
     loop.run_until_complete(function(*args))
 
 
-_queues: dict[asyncio.AbstractEventLoop, asyncio.Queue] = {}
+_queues: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its queue
 
 
 def _enqueue(loop: asyncio.AbstractEventLoop, function, args) -> None:
