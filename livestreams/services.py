@@ -147,9 +147,11 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
 
         def announce() -> None:
             # Only committed gifts count toward a combo or reach the room.
-            event["combo"] = realtime.combo_add(stream.pk, sender.pk, gift.slug, quantity)
             top, total = selectors.ranking(stream=stream, limit=RANKING_SIZE)
-            realtime.broadcast(stream.pk, event, {"type": "ranking", "top": top, "coins": total})
+            ranking_event = {"type": "ranking", "top": top, "coins": total}
+            stamped = realtime.broadcast_gift(stream.pk, event, ranking_event, sender_id=sender.pk,
+                                              slug=gift.slug, quantity=quantity)  # fmt: skip
+            event["combo"] = stamped[0]["combo"]
 
         transaction.on_commit(announce)
     return GiftResult(sent, False, posted.balance, event)
@@ -214,8 +216,10 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
     ]
 
     def announce() -> None:
-        event["combo"] = realtime.combo_add(stream_id, sender.pk, gift_slug, quantity)
-        realtime.broadcast(stream_id, event, {"type": "ranking", "top": top, "coins": int(total)})
+        ranking_event = {"type": "ranking", "top": top, "coins": int(total)}
+        stamped = realtime.broadcast_gift(stream_id, event, ranking_event, sender_id=sender.pk,
+                                          slug=gift_slug, quantity=quantity)  # fmt: skip
+        event["combo"] = stamped[0]["combo"]
 
     transaction.on_commit(announce)
     return GiftResult(sent, False, int(balance), event)

@@ -62,9 +62,10 @@ def _scenario(fast: bool, run_callbacks) -> dict:
              sent.coins, sent.diamonds, sent.anonymous)
         )  # fmt: skip
 
-    with mock.patch.object(
-        realtime, "broadcast", side_effect=lambda s, *events: frames.extend(events)
-    ):
+    def sent_to_room(function, group, messages):
+        frames.extend(message["event"] for message in messages)
+
+    with mock.patch.object(realtime, "_run", side_effect=sent_to_room):
         send("perfume", fan, "perfume", quantity=3, key=key)
         send("replay", fan, "perfume", quantity=3, key=key)
         send("conflict", fan, "rose", quantity=1, key=key)
@@ -118,10 +119,12 @@ def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks):
         "conflict", "short", "self", "banned", "unknown", "no-stream", "frozen", "ended",
     ]  # fmt: skip
     assert fast["balances"] == {"fan": 100 - 60 - 1 - 5, "star": 30 + 0 + 2}
+    assert fast["frames"][0]["combo"] == 3 and fast["frames"][0]["seq"] == 1
     assert fast["frames"][1] == {
         "type": "ranking",
         "top": [{"handle": "fan", "name": "Fan One", "anonymous": False, "coins": 60}],
         "coins": 60,
+        "seq": 2,
     }
     assert ledger_audit().ok
 
