@@ -14,7 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from psycopg import Cursor, errors, pq
 
 _prepared: dict[bytes, weakref.WeakSet] = {}  # statement name -> connections holding it
@@ -39,13 +39,28 @@ def _text(value) -> str | None:
 
 
 def prepared_row(
-    name: str, sql: str, args: Sequence[str | None], *, using: str = DEFAULT_DB_ALIAS
+    name: str,
+    sql: str,
+    args: Sequence[str | None],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    savepoint: bool = True,
 ) -> list[str | None] | None:
     """Run `sql` (with `%s` placeholders, text arguments) and return its first row as text.
 
-    The statement is prepared once per database session under `name`.
+    The statement is prepared once per database session under `name`. On its own it is its
+    own transaction (one round trip). Inside an atomic block it joins it, in a savepoint so
+    that an error leaves the caller's transaction usable; `savepoint=False` saves those round
+    trips for callers whose whole transaction fails with it anyway.
     """
     conn = connections[using]
+    if conn.in_atomic_block:
+        with transaction.atomic(using=using, savepoint=savepoint):
+            return _prepared_row(conn, name, sql, args)
+    return _prepared_row(conn, name, sql, args)
+
+
+def _prepared_row(conn, name: str, sql: str, args: Sequence[str | None]) -> list[str | None] | None:
     conn.ensure_connection()
     raw = conn.connection
     pgconn = raw.pgconn

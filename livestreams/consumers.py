@@ -96,10 +96,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal := self._needs_account(key):
             await self.send_json(refusal)
             return
-        if (
-            not getattr(self, "verified", False)
-            and not await database_sync_to_async(self._verified)()
-        ):
+        if not await self._verified():
             await self.send_json(_error("verify_required", "Verify your email address first.", key))
             return
         gift, quantity = frame.get("gift"), frame.get("quantity", 1)
@@ -126,10 +123,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if refusal := self._needs_account():
             await self.send_json(refusal)
             return
-        if (
-            not getattr(self, "verified", False)
-            and not await database_sync_to_async(self._verified)()
-        ):
+        if not await self._verified():
             await self.send_json(_error("verify_required", "Verify your email address first."))
             return
         text = frame.get("text")
@@ -201,14 +195,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return None
         return self.user.profile.handle
 
-    def _verified(self) -> bool:
+    async def _verified(self) -> bool:
         """Whether the user has a verified email address; once yes, remembered for the
         connection (one query per connection, not per frame)."""
+        if not getattr(self, "verified", False):
+            self.verified = await database_sync_to_async(self._email_verified)()
+        return self.verified
+
+    def _email_verified(self) -> bool:
         from allauth.account.models import EmailAddress
 
-        if not getattr(self, "verified", False):
-            self.verified = EmailAddress.objects.filter(user=self.user, verified=True).exists()
-        return self.verified
+        return EmailAddress.objects.filter(user=self.user, verified=True).exists()
 
     def _state(self, stream: Stream, count: int) -> dict:
         from wallet.selectors import coin_balance

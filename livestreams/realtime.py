@@ -65,10 +65,6 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
     return [int(value) for value in client.eval(_COUNT_SCRIPT, len(keys), *keys, *args)]
 
 
-def next_seq(stream_id: int) -> int:
-    return _count((f"room:{stream_id}:seq", 1, None))[0]
-
-
 def current_seq(stream_id: int) -> int:
     return cache.get(f"room:{stream_id}:seq", 0)
 
@@ -161,7 +157,7 @@ def rate_limited(scope: str, user_id: int, spec: str) -> bool:
 
 
 def viewers_join(stream_id: int) -> int:
-    return _incr(f"room:{stream_id}:viewers", timeout=None)
+    return _count((f"room:{stream_id}:viewers", 1, None))[0]
 
 
 def viewers_leave(stream_id: int) -> int:

@@ -146,12 +146,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
         event = _gift_event(sent)
 
         def announce() -> None:
-            # Only committed gifts count toward a combo or reach the room.
-            top, total = selectors.ranking(stream=stream, limit=RANKING_SIZE)
-            ranking_event = {"type": "ranking", "top": top, "coins": total}
-            stamped = realtime.broadcast_gift(stream.pk, event, ranking_event, sender_id=sender.pk,
-                                              slug=gift.slug, quantity=quantity)  # fmt: skip
-            event["combo"] = stamped[0]["combo"]
+            _gift_announce(sent, event, *selectors.ranking(stream=stream, limit=RANKING_SIZE))
 
         transaction.on_commit(announce)
     return GiftResult(sent, False, posted.balance, event)
@@ -184,11 +179,7 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
         str(RANKING_SIZE),
     )  # fmt: skip
     try:
-        if connection.in_atomic_block:  # a caller's transaction stays usable after a refusal
-            with transaction.atomic():
-                row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
-        else:  # on its own the call is its own transaction
-            row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
+        row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
     except DatabaseError as exc:
         state = getattr(exc.__cause__, "sqlstate", None)
         if state in GIFT_POST_REFUSALS:
@@ -215,14 +206,17 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
         for handle, display_name, hidden, anon, coins in json.loads(ranking)
     ]
 
-    def announce() -> None:
-        ranking_event = {"type": "ranking", "top": top, "coins": int(total)}
-        stamped = realtime.broadcast_gift(stream_id, event, ranking_event, sender_id=sender.pk,
-                                          slug=gift_slug, quantity=quantity)  # fmt: skip
-        event["combo"] = stamped[0]["combo"]
-
-    transaction.on_commit(announce)
+    transaction.on_commit(lambda: _gift_announce(sent, event, top, int(total)))
     return GiftResult(sent, False, int(balance), event)
+
+
+def _gift_announce(sent: SentGift, event: dict, top: list[dict], total: int) -> None:
+    """After commit (only committed gifts count toward a combo or reach the room): the gift
+    and the new ranking to the room, in one go; the combo is also noted on `event`."""
+    ranking = {"type": "ranking", "top": top, "coins": total}
+    stamped = realtime.broadcast_gift(sent.stream_id, event, ranking, sender_id=sent.sender_id,
+                                      slug=sent.gift.slug, quantity=sent.quantity)  # fmt: skip
+    event["combo"] = stamped[0]["combo"]
 
 
 def _gift_event(sent: SentGift) -> dict:

@@ -224,12 +224,20 @@ class OwnerLeg(NamedTuple):
     amount: int
 
 
-# purpose -> (unit, the system account's fixed id as SQL text or None, cached balance?,
-# purpose as text) for the hot path; keyed by the Purpose member and by its plain value.
-_LEG_SPECS: dict[str, tuple[str, str | None, bool, str]] = {}
+class _LegSpec(NamedTuple):
+    """What the hot path needs to know of a purpose."""
+
+    unit: str
+    system_id: str | None  # the system account's fixed id, as SQL text
+    cached: bool
+    purpose: str  # as text
+
+
+# Keyed by the Purpose member and by its plain value.
+_LEG_SPECS: dict[str, _LegSpec] = {}
 for _purpose, _unit in {**SYSTEM_PURPOSES, **USER_PURPOSES}.items():
     _system_id = SYSTEM_ACCOUNT_IDS.get(_purpose)
-    _LEG_SPECS[_purpose] = _LEG_SPECS[_purpose.value] = (
+    _LEG_SPECS[_purpose] = _LEG_SPECS[_purpose.value] = _LegSpec(
         _unit.value, None if _system_id is None else str(_system_id),
         _purpose in CACHED_PURPOSES, _purpose.value,
     )  # fmt: skip
@@ -263,18 +271,18 @@ def transfer_post(
         spec = _LEG_SPECS.get(leg.purpose)
         if spec is None:
             raise errors.LedgerError(f"Unknown purpose {leg.purpose!r}.")
-        if (leg.owner_id is None) != (spec[1] is not None):
+        if (leg.owner_id is None) != (spec.system_id is not None):
             raise errors.LedgerError(
                 f"{leg.purpose} is not a {'system' if leg.owner_id is None else 'user'} account"
             )
         specs.append(spec)
-    _validate([(spec[0], leg.amount) for spec, leg in zip(specs, legs, strict=True)])
+    _validate([(spec.unit, leg.amount) for spec, leg in zip(specs, legs, strict=True)])
 
     conn = connections[DEFAULT_DB_ALIAS]
     if fast is None:
         # Debits of receive-only user accounts need the lock-and-check of the portable path.
         fast = conn.vendor == "postgresql" and not any(
-            leg.owner_id is not None and leg.amount < 0 and not spec[2]
+            leg.owner_id is not None and leg.amount < 0 and not spec.cached
             for spec, leg in zip(specs, legs, strict=True)
         )
     if not fast:
@@ -288,27 +296,24 @@ def transfer_post(
     )
     args = (
         kind, idempotency_key, fingerprint, reference, memo[:300],
-        "{" + ",".join(spec[1] or "NULL" for spec in specs) + "}",
-        "{" + ",".join("NULL" if leg.owner_id is None else str(int(leg.owner_id)) for leg in legs) + "}",
-        "{" + ",".join(spec[3] for spec in specs) + "}",
-        "{" + ",".join(spec[0] for spec in specs) + "}",
-        "{" + ",".join(str(int(leg.amount)) for leg in legs) + "}",
-        "{" + ",".join("t" if spec[2] else "f" for spec in specs) + "}",
+        _pg_array([spec.system_id or "NULL" for spec in specs]),
+        _pg_array(["NULL" if leg.owner_id is None else str(int(leg.owner_id)) for leg in legs]),
+        _pg_array([spec.purpose for spec in specs]),
+        _pg_array([spec.unit for spec in specs]),
+        _pg_array([str(int(leg.amount)) for leg in legs]),
+        _pg_array(["t" if spec.cached else "f" for spec in specs]),
         "t" if check_frozen else "f",
     )  # fmt: skip
     try:
-        if conn.in_atomic_block:
-            # Inside a caller's transaction a savepoint keeps it usable after a refusal.
-            with transaction.atomic(savepoint=savepoint):
-                txn_id, replayed, balance = _wallet_post_call(conn, args)
-        else:
-            # On its own the call is its own transaction: one round trip.
-            txn_id, replayed, balance = _wallet_post_call(conn, args)
+        row = prepared_row("giftcast_wallet_post", WALLET_POST_SQL, args, savepoint=savepoint)
     except DatabaseError as exc:
         if refusal := database_refusal(exc):
             raise refusal from None
         raise
-    return Posted(pk=txn_id, replayed=replayed, balance=balance)
+    txn_id, replayed, balance = row
+    return Posted(
+        pk=int(txn_id), replayed=replayed == "t", balance=None if balance is None else int(balance)
+    )
 
 
 def _transfer_post_portable(*, legs: Sequence[OwnerLeg], **kwargs) -> Posted:
@@ -327,15 +332,15 @@ def _transfer_post_portable(*, legs: Sequence[OwnerLeg], **kwargs) -> Posted:
     return Posted(pk=txn.pk, replayed=txn.replayed, balance=balance)
 
 
+def _pg_array(items: list[str]) -> str:
+    # Purposes and units are fixed identifiers and numbers are ints: nothing needs quoting.
+    return "{" + ",".join(items) + "}"
+
+
 WALLET_POST_SQL = (
     "SELECT txn_id, replayed, payer_balance FROM wallet_post(%s, %s, %s, %s, %s, %s::bigint[], "
     "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::boolean[], %s)"
 )
-
-
-def _wallet_post_call(conn, args: tuple[str, ...]) -> tuple[int, bool, int | None]:
-    row = prepared_row("giftcast_wallet_post", WALLET_POST_SQL, args, using=conn.alias)
-    return int(row[0]), row[1] == "t", None if row[2] is None else int(row[2])
 
 
 def database_refusal(exc: DatabaseError) -> errors.WalletError | None:
