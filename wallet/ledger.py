@@ -422,6 +422,12 @@ def ledger_audit() -> AuditReport:
     orphans = Entry.objects.filter(~Exists(Account.objects.filter(pk=OuterRef("account_id"))))
     for entry_id, account_id in orphans.values_list("pk", "account_id")[:20]:
         report.problems.append(f"entry {entry_id}: account {account_id} does not exist")
+    # Nor has Entry.transaction (see the model).
+    orphans = Entry.objects.filter(
+        ~Exists(Transaction.objects.filter(pk=OuterRef("transaction_id")))
+    )
+    for entry_id, txn_id in orphans.values_list("pk", "transaction_id")[:20]:
+        report.problems.append(f"entry {entry_id}: transaction {txn_id} does not exist")
     short = Transaction.objects.annotate(n=Count("entries")).filter(n__lt=2)
     for txn_id in short.values_list("pk", flat=True):
         report.problems.append(f"transaction {txn_id}: fewer than two entries")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import ProtectedError
 
 from tests.accounts.factories import UserFactory
 from tests.wallet.factories import fund, wallet_of
 from wallet import exceptions as errors
 from wallet.ledger import OwnerLeg, account_get, ledger_audit, system_accounts_ensure, transfer_post
-from wallet.models import SYSTEM_ACCOUNT_IDS, Account, Entry, Purpose, TransactionKind
+from wallet.models import SYSTEM_ACCOUNT_IDS, Account, Entry, Purpose, Transaction, TransactionKind
 
 pytestmark = pytest.mark.django_db
 postgres_only = pytest.mark.skipif(
@@ -82,6 +83,36 @@ def test_audit_reports_an_entry_whose_account_does_not_exist():
     problems = ledger_audit().problems
     assert f"entry {entry.pk}: account 987654 does not exist" in problems
     Entry.objects.filter(pk=entry.pk).update(account_id=wallet_of(fan).pk)
+    assert ledger_audit().ok
+
+
+def test_audit_reports_an_entry_whose_transaction_does_not_exist():
+    fan = UserFactory()
+    txn = fund(fan, 5)
+    entry = Entry.objects.get(transaction=txn, amount=5)
+    Entry.objects.filter(pk=entry.pk).update(transaction_id=987_654)
+    problems = ledger_audit().problems
+    assert f"entry {entry.pk}: transaction 987654 does not exist" in problems
+    Entry.objects.filter(pk=entry.pk).update(transaction_id=txn.pk)
+    assert ledger_audit().ok
+
+
+@postgres_only
+def test_transactions_cannot_be_deleted_or_renumbered():
+    txn = fund(UserFactory(), 5)
+    for statement in (
+        "DELETE FROM wallet_entry WHERE transaction_id = %s; DELETE FROM wallet_transaction WHERE id = %s",
+        "UPDATE wallet_transaction SET id = id + 10000 WHERE id = %s AND id = %s",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="transactions are never deleted or renumbered"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [txn.pk, txn.pk])
+    with pytest.raises(ProtectedError), transaction.atomic():  # the ORM refuses first
+        Transaction.objects.filter(pk=txn.pk).delete()
+    assert Entry.objects.filter(transaction=txn).count() == 2
     assert ledger_audit().ok
 
 
