@@ -210,7 +210,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     def _state(self, stream: Stream, count: int) -> dict:
         from wallet.selectors import coin_balance
 
-        top, coins = selectors.ranking(stream=stream, limit=3)
+        top, coins = selectors.ranking(stream=stream, limit=realtime.RANKING_SIZE)
         state = {
             "type": "state",
             "seq": realtime.current_seq(stream.pk),

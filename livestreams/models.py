@@ -102,12 +102,14 @@ class SentGift(models.Model):
     # gift, would queue on one row (the hot rows DESIGN §2 forbids; measured: +49% gifts/s
     # without them). gift_post reads both rows in the same call, and a trigger refuses to
     # delete a stream or a gift that has sends (migration 0007).
+    # Both indexed through the composite index and unique constraint below.
     stream = models.ForeignKey(
-        Stream, on_delete=models.PROTECT, related_name="gifts", db_constraint=False
+        Stream, on_delete=models.PROTECT, related_name="gifts", db_constraint=False, db_index=False
     )
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_gifts"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_gifts",
+        db_index=False,
+    )  # fmt: skip
     gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     quantity = models.PositiveIntegerField()
     coins = models.PositiveIntegerField()
@@ -173,12 +175,18 @@ class RoomBan(models.Model):
 
 class StreamGifter(models.Model):
     """Running coin total per gifter in a stream (anonymous sends apart), kept in the gift's
-    transaction so the live ranking reads a few rows instead of every gift."""
+    transaction: the stream's ranking and total read these rows instead of every gift, and
+    each gift hands the sender's new total to the room's live board (livestreams.realtime).
 
-    # No database foreign key, as SentGift.stream: one hot row per room otherwise.
+    `coins` is in no index, so the per-gift update stays on its page (a HOT update) and
+    writes no index entries; rankings sort a stream's rows, found by the unique constraint."""
+
+    # No database foreign key, as SentGift.stream: one hot row per room otherwise. Indexed
+    # through the unique constraint, which leads with it.
     stream = models.ForeignKey(
-        Stream, on_delete=models.CASCADE, related_name="gifters", db_constraint=False
-    )
+        Stream, on_delete=models.CASCADE, related_name="gifters", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     anonymous = models.BooleanField(default=False)
     coins = models.BigIntegerField(default=0)
@@ -189,7 +197,6 @@ class StreamGifter(models.Model):
                 fields=["stream", "sender", "anonymous"], name="livestreams_gifter_unique"
             ),
         ]
-        indexes = [models.Index(fields=["stream", "-coins"], name="livestreams_gifter_rank")]
 
     def __str__(self) -> str:
         return f"{self.sender_id} in {self.stream_id}: {self.coins}"

@@ -6,10 +6,13 @@ hold across server processes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import NamedTuple
 
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
@@ -76,15 +79,156 @@ def broadcast(stream_id: int, *events: dict) -> list[dict]:
     return _send(stream_id, events, last)
 
 
-def broadcast_gift(stream_id: int, gift: dict, *more: dict, sender_id: int, slug: str,
-                   quantity: int) -> list[dict]:  # fmt: skip
-    """`broadcast` for a committed gift: its `combo` (this fan's streak of this gift; a pause of
-    COMBO_SECONDS ends it) and the room's `seq` numbers counted in one round trip."""
-    combo, last = _count(
-        (f"room:{stream_id}:combo:{sender_id}:{slug}", quantity, COMBO_SECONDS),
-        (f"room:{stream_id}:seq", 1 + len(more), None),
-    )
-    return _send(stream_id, [{**gift, "combo": combo}, *more], last)
+class Gifter(NamedTuple):
+    """A line of a room's board: a StreamGifter row's id, its running coin total, and how the
+    gifter shows in rankings (selectors.ranking_label)."""
+
+    id: int
+    coins: int
+    label: dict
+
+
+RANKING_SIZE = 3  # gifters in the ranking each gift broadcasts
+BOARD_SECONDS = 6 * 3600  # an untouched board is dropped, and rebuilt from the database on use
+
+# The room's board on Redis: a sorted set of gifter row ids scored by minus their running
+# total (so ZRANGE gives the most coins first and, on a tie, the oldest row, as the
+# database's ranking does) and a hash of their labels plus '#total' (the sum of every score)
+# and '#seeded' (the board holds every gifter of the room). Totals only grow, so a line
+# takes the larger of what it had and what it is given: updates may land in any order, and
+# a rebuild from the database never takes a newer total back.
+_BOARD_LUA = """
+local function apply(board, labels, member, coins, label)
+  local old = redis.call('ZSCORE', board, member)
+  old = old and -tonumber(old) or 0
+  if coins > old then
+    redis.call('ZADD', board, -coins, member)
+    redis.call('HINCRBY', labels, '#total', coins - old)
+  end
+  redis.call('HSET', labels, member, label)
+end
+local function top(board, labels, size, ttl)
+  redis.call('EXPIRE', board, ttl)
+  redis.call('EXPIRE', labels, ttl)
+  local rows = redis.call('ZRANGE', board, 0, size - 1, 'WITHSCORES')
+  local out = {redis.call('HGET', labels, '#total') or '0'}
+  for i = 1, #rows, 2 do
+    out[#out + 1] = rows[i + 1]
+    -- (a label lost on its own would show as Anonymous, never as someone else)
+    out[#out + 1] = redis.call('HGET', labels, rows[i]) or '{"handle":null,"name":"Anonymous","anonymous":true}'
+  end
+  return out
+end
+"""
+# One gift: combo and seq counted, the sender's line updated, the new top and total back;
+# or, when the room's board is not all there (new, expired or evicted), {combo, seq} alone.
+_GIFT_SCRIPT = _BOARD_LUA + """
+local combo = redis.call('INCRBY', KEYS[1], ARGV[1])
+if combo == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+local seq = redis.call('INCRBY', KEYS[2], ARGV[3])
+apply(KEYS[3], KEYS[4], ARGV[4], tonumber(ARGV[5]), ARGV[6])
+if redis.call('HEXISTS', KEYS[4], '#seeded') == 0 then
+  redis.call('EXPIRE', KEYS[3], ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ARGV[8])
+  return {combo, seq}
+end
+local out = top(KEYS[3], KEYS[4], tonumber(ARGV[7]), ARGV[8])
+table.insert(out, 1, seq)
+table.insert(out, 1, combo)
+return out
+"""
+# A rebuild: every gifter of the room from the database (ARGV[3..] in threes), the total
+# recounted from the scores, the board marked whole; the new top and total back.
+_SEED_SCRIPT = _BOARD_LUA + """
+for i = 3, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
+local sum = 0
+local scores = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 2, #scores, 2 do sum = sum - tonumber(scores[i]) end
+redis.call('HSET', KEYS[2], '#total', sum, '#seeded', 1)
+return top(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
+"""
+# A gifter's label changed (name, or they left the rankings): only on a board that exists.
+_RELABEL_SCRIPT = """
+if redis.call('HEXISTS', KEYS[1], '#seeded') == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+"""
+
+
+def _member(gifter_id: int) -> str:
+    return f"{gifter_id:012d}"  # fixed width: ties sort by row id, as in the database
+
+
+def _board_keys(backend: RedisCache, stream_id: int) -> list[str]:
+    return [backend.make_and_validate_key(f"room:{stream_id}:{part}") for part in ("board", "labels")]
+
+
+def _ranking_frame(answer: list) -> dict:
+    """The `ranking` frame from a board script's answer: total, then (score, label) pairs."""
+    total, rest = int(answer[0]), answer[1:]
+    top = [
+        {**json.loads(rest[i + 1]), "coins": -int(float(rest[i]))} for i in range(0, len(rest), 2)
+    ]
+    return {"type": "ranking", "top": top, "coins": total}
+
+
+def ranking_of(gifters: list[Gifter], size: int = RANKING_SIZE) -> dict:
+    """The `ranking` frame from every gifter of a room (the database's answer)."""
+    ordered = sorted(gifters, key=lambda g: (-g.coins, g.id))[:size]
+    return {
+        "type": "ranking",
+        "top": [{**g.label, "coins": g.coins} for g in ordered],
+        "coins": sum(g.coins for g in gifters),
+    }
+
+
+def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
+                   gifter: Gifter, gifters: Callable[[], list[Gifter]]) -> list[dict]:  # fmt: skip
+    """`broadcast` for a committed gift and the room's new ranking, in that order.
+
+    The gift gets its `combo` (this fan's streak of this gift; a pause of COMBO_SECONDS ends
+    it). `gifter` is the sender's new running total in the stream; `gifters` reads every
+    gifter of the stream from the database. On Redis, one script call counts combo and seq
+    and updates the room's board, which answers with the top and total; `gifters` is read
+    only to rebuild a board that is not all there. Elsewhere (one process, no Redis) the
+    ranking is read from the database each time.
+    """
+    combo_key = f"room:{stream_id}:combo:{sender_id}:{slug}"
+    seq_key = f"room:{stream_id}:seq"
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        combo, last = _count((combo_key, quantity, COMBO_SECONDS), (seq_key, 2, None))
+        ranking = ranking_of(gifters())
+    else:
+        keys = [backend.make_and_validate_key(combo_key), backend.make_and_validate_key(seq_key)]
+        keys += _board_keys(backend, stream_id)
+        client = backend._cache.get_client(keys[0], write=True)
+        answer = client.eval(
+            _GIFT_SCRIPT, len(keys), *keys, quantity, COMBO_SECONDS, 2, _member(gifter.id),
+            gifter.coins, json.dumps(gifter.label), RANKING_SIZE, BOARD_SECONDS,
+        )  # fmt: skip
+        combo, last = int(answer[0]), int(answer[1])
+        if len(answer) > 2:
+            ranking = _ranking_frame(answer[2:])
+        else:
+            args = [a for g in gifters() for a in (_member(g.id), g.coins, json.dumps(g.label))]
+            board = _board_keys(backend, stream_id)
+            ranking = _ranking_frame(
+                client.eval(_SEED_SCRIPT, 2, *board, RANKING_SIZE, BOARD_SECONDS, *args)
+            )
+    return _send(stream_id, [{**gift, "combo": combo}, ranking], last)
+
+
+def boards_kept() -> bool:
+    """Whether rooms keep a live board (on Redis) that broadcast_gift reads rankings from."""
+    return isinstance(caches["default"], RedisCache)
+
+
+def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
+    """A gifter's label changed: their line on the room's board (if it has one) shows it."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        _, labels = _board_keys(backend, stream_id)
+        client = backend._cache.get_client(labels, write=True)
+        client.eval(_RELABEL_SCRIPT, 1, labels, _member(gifter_id), json.dumps(label))
 
 
 def _send(stream_id: int, events, last: int) -> list[dict]:

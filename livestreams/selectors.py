@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet, Sum
 
-from accounts.models import public_name
-
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
+from .realtime import Gifter
 
 
 def gift_catalogue() -> QuerySet[Gift]:
@@ -41,28 +40,26 @@ def ranking(*, stream: Stream, limit: int = 10) -> tuple[list[dict], int]:
     gifters = StreamGifter.objects.filter(stream=stream)
     total = gifters.aggregate(total=Sum("coins"))["total"] or 0
     rows = gifters.select_related("sender__profile").order_by("-coins", "pk")[:limit]
-    entries = [
-        ranking_entry(
-            handle=row.sender.profile.handle, display_name=row.sender.profile.display_name,
-            hidden=row.sender.profile.hide_from_rankings, anonymous=row.anonymous, coins=row.coins,
-        )
-        for row in rows
-    ]  # fmt: skip
+    entries = [{**gifter_label(row), "coins": row.coins} for row in rows]
     return entries, total
 
 
-def ranking_entry(
-    *, handle: str, display_name: str, hidden: bool, anonymous: bool, coins: int
-) -> dict:
-    """One line of a live ranking; anonymous sends and opted-out fans show as "Anonymous"."""
-    if anonymous or hidden:
-        return {"handle": None, "name": "Anonymous", "anonymous": True, "coins": coins}
-    return {
-        "handle": handle,
-        "name": public_name(display_name=display_name, handle=handle),
-        "anonymous": False,
-        "coins": coins,
-    }
+def board_gifters(*, stream_id: int) -> list[Gifter]:
+    """Every gifter of the stream, as lines of the room's live board (realtime)."""
+    rows = StreamGifter.objects.filter(stream_id=stream_id).select_related("sender__profile")
+    return [Gifter(row.pk, row.coins, gifter_label(row)) for row in rows]
+
+
+def gifter_label(row: StreamGifter) -> dict:
+    profile = row.sender.profile
+    return ranking_label(profile, anonymous=row.anonymous)
+
+
+def ranking_label(profile, *, anonymous: bool) -> dict:
+    """How a gifter shows in rankings; anonymous sends and opted-out fans as "Anonymous"."""
+    if anonymous or profile.hide_from_rankings:
+        return {"handle": None, "name": "Anonymous", "anonymous": True}
+    return {"handle": profile.handle, "name": profile.name, "anonymous": False}
 
 
 def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -142,20 +141,18 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
             stream=stream, sender=sender, gift=gift, quantity=quantity, coins=coins,
             diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
         )  # fmt: skip
-        _gifter_add(stream=stream, sender=sender, anonymous=anonymous, coins=coins)
+        gifter_id, gifter_coins = _gifter_add(
+            stream=stream, sender=sender, anonymous=anonymous, coins=coins
+        )
         event = _gift_event(sent)
-
-        def announce() -> None:
-            _gift_announce(sent, event, *selectors.ranking(stream=stream, limit=RANKING_SIZE))
-
-        transaction.on_commit(announce)
+        transaction.on_commit(lambda: _gift_announce(sent, event, gifter_id, gifter_coins))
     return GiftResult(sent, False, posted.balance, event)
 
 
 GIFT_POST_SQL = (
     "SELECT sent_id, replayed, balance, gift_id, gift_name, gift_artwork, gift_coins, coins, "
-    "diamonds, txn_id, created_at, ranking, total "
-    "FROM gift_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "diamonds, txn_id, created_at, gifter_id, gifter_coins "
+    "FROM gift_post(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 GIFT_POST_REFUSALS = {
     "GL001": errors.NOT_LIVE,
@@ -163,20 +160,18 @@ GIFT_POST_REFUSALS = {
     "GL003": errors.GIFT_UNKNOWN,
     "GL004": errors.BANNED,
 }
-RANKING_SIZE = 3  # gifters in the ranking each gift broadcasts
 
 
 def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
                         anonymous: bool) -> GiftResult:  # fmt: skip
-    """gift_send on PostgreSQL: checks, ledger, SentGift, running total and the new ranking
-    in one database call; the room hears of it after commit."""
+    """gift_send on PostgreSQL: checks, ledger, SentGift and the sender's running total in
+    one database call; the room hears of it after commit."""
     if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
         raise errors.error(errors.RATE_LIMITED)
     args = (
         str(sender.pk), str(stream_id), gift_slug, str(quantity), key,
         "t" if anonymous else "f", str(settings.CREATOR_SHARE),
         str(SYSTEM_ACCOUNT_IDS[Purpose.COINS_SPENT]), str(SYSTEM_ACCOUNT_IDS[Purpose.DIAMONDS_ISSUED]),
-        str(RANKING_SIZE),
     )  # fmt: skip
     try:
         row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
@@ -188,7 +183,7 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
             raise refusal from None
         raise
     (sent_id, replayed, balance, gift_id, name, artwork, unit_coins, coins, diamonds, txn_id,
-     created_at, ranking, total) = row  # fmt: skip
+     created_at, gifter_id, gifter_coins) = row  # fmt: skip
     if replayed == "t":
         sent = SentGift.objects.select_related("gift").get(pk=sent_id)
         return GiftResult(sent, True, int(balance), {})
@@ -199,23 +194,22 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
         transaction_id=int(txn_id), created_at=parse_datetime(created_at),
     )  # fmt: skip
     event = _gift_event(sent)
-    top = [
-        selectors.ranking_entry(
-            handle=handle, display_name=display_name, hidden=hidden, anonymous=anon, coins=coins
-        )
-        for handle, display_name, hidden, anon, coins in json.loads(ranking)
-    ]
-
-    transaction.on_commit(lambda: _gift_announce(sent, event, top, int(total)))
+    transaction.on_commit(
+        lambda: _gift_announce(sent, event, int(gifter_id), int(gifter_coins))
+    )
     return GiftResult(sent, False, int(balance), event)
 
 
-def _gift_announce(sent: SentGift, event: dict, top: list[dict], total: int) -> None:
+def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: int) -> None:
     """After commit (only committed gifts count toward a combo or reach the room): the gift
-    and the new ranking to the room, in one go; the combo is also noted on `event`."""
-    ranking = {"type": "ranking", "top": top, "coins": total}
-    stamped = realtime.broadcast_gift(sent.stream_id, event, ranking, sender_id=sent.sender_id,
-                                      slug=sent.gift.slug, quantity=sent.quantity)  # fmt: skip
+    and the room's new ranking, with the sender's new running total on the room's board; the
+    combo is also noted on `event`."""
+    label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
+    stamped = realtime.broadcast_gift(
+        sent.stream_id, event, sender_id=sent.sender_id, slug=sent.gift.slug,
+        quantity=sent.quantity, gifter=realtime.Gifter(gifter_id, gifter_coins, label),
+        gifters=lambda: selectors.board_gifters(stream_id=sent.stream_id),
+    )  # fmt: skip
     event["combo"] = stamped[0]["combo"]
 
 
@@ -235,16 +229,31 @@ def _gift_event(sent: SentGift) -> dict:
     }
 
 
-def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> None:
+def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> tuple[int, int]:
     """Add to the sender's running total in the stream, in one UPSERT statement (inside the
-    gift's transaction; PostgreSQL and SQLite both speak ON CONFLICT … DO UPDATE)."""
+    gift's transaction; PostgreSQL and SQLite both speak ON CONFLICT … DO UPDATE … RETURNING).
+    Returns the row's id and new total."""
     table = StreamGifter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (stream_id, sender_id, anonymous, coins) VALUES (%s, %s, %s, %s) "  # noqa: S608 - table name from the model
-            f"ON CONFLICT (stream_id, sender_id, anonymous) DO UPDATE SET coins = {table}.coins + excluded.coins",
+            f"ON CONFLICT (stream_id, sender_id, anonymous) DO UPDATE SET coins = {table}.coins + excluded.coins "
+            "RETURNING id, coins",
             [stream.pk, sender.pk, anonymous, coins],
         )
+        gifter_id, total = cursor.fetchone()
+    return gifter_id, total
+
+
+def gifter_labels_refresh(*, profile) -> None:
+    """The fan's name or ranking choice changed: their lines on live rooms' boards follow
+    (rankings read from the database, at join and at the end, follow by themselves)."""
+    if not realtime.boards_kept():
+        return
+    rows = StreamGifter.objects.filter(sender_id=profile.user_id, stream__status=StreamStatus.LIVE)
+    for gifter_id, stream_id, anonymous in rows.values_list("pk", "stream_id", "anonymous"):
+        label = selectors.ranking_label(profile, anonymous=anonymous)
+        realtime.board_relabel(stream_id, gifter_id, label)
 
 
 def stream_viewers_seen(*, stream_id: int, count: int) -> None:

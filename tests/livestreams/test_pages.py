@@ -204,6 +204,37 @@ def test_fan_who_opts_out_of_rankings_shows_as_anonymous(settings):
     assert ranking[0]["handle"] is None
 
 
+def test_live_ranking_follows_a_fan_leaving_the_rankings(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """Mid-stream: once the fan opts out (or is renamed), the next ranking frame shows it."""
+    from accounts.services import profile_update
+    from livestreams import realtime
+
+    frames = []
+    monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: frames.extend(messages))
+    stream = live_stream()
+    shy, loud = fan_with(100), fan_with(100)
+
+    def gift(fan, slug):
+        with django_capture_on_commit_callbacks(execute=True):
+            gift_send(sender=fan, stream_id=stream.pk, gift_slug=slug, quantity=1,
+                      key=str(uuid.uuid4()))  # fmt: skip
+        return [m["event"] for m in frames if m["event"]["type"] == "ranking"][-1]
+
+    assert gift(shy, "doughnut")["top"][0]["name"] == shy.profile.name
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_update(profile=shy.profile, hide_from_rankings=True)
+    top = gift(loud, "rose")["top"]
+    assert [(line["name"], line["handle"], line["coins"]) for line in top] == [
+        ("Anonymous", None, 30),
+        (loud.profile.name, loud.profile.handle, 1),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_update(profile=loud.profile, display_name="Loud Louie")
+    assert gift(loud, "rose")["top"][1]["name"] == "Loud Louie"
+
+
 def test_confirmation_threshold_is_the_fans_own(client):
     from accounts.services import profile_update
 

@@ -24,19 +24,117 @@ def test_counters_count_and_expire_from_first_use():
         assert client.ttl(backend.make_and_validate_key(key + ":b")) == -1  # no timeout: kept
 
 
+def _label(name):
+    return {"handle": name, "name": name.title(), "anonymous": False}
+
+
+class Room:
+    """A room's gifters as the database holds them, and what broadcast_gift sends to it."""
+
+    def __init__(self, monkeypatch):
+        self.id = time.time_ns() % 10**9
+        self.rows: dict[int, realtime.Gifter] = {}
+        self.reads = 0
+        self.sent = []
+        monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: self.sent.extend(messages))
+
+    def gifters(self):
+        self.reads += 1
+        return list(self.rows.values())
+
+    def gift(self, gifter_id, name, coins, *, sender_id=7, slug="rose", quantity=1):
+        """A committed gift adding `coins` to row `gifter_id`; returns its two frames."""
+        old = self.rows.get(gifter_id)
+        row = realtime.Gifter(gifter_id, (old.coins if old else 0) + coins, _label(name))
+        self.rows[gifter_id] = row
+        return self.announce(row, sender_id=sender_id, slug=slug, quantity=quantity)
+
+    def announce(self, row, *, sender_id=7, slug="rose", quantity=1):
+        gift, ranking = realtime.broadcast_gift(
+            self.id, {"type": "gift"}, sender_id=sender_id, slug=slug, quantity=quantity,
+            gifter=row, gifters=self.gifters,
+        )  # fmt: skip
+        return gift, ranking
+
+
+def _top(ranking):
+    return [(line["handle"], line["coins"]) for line in ranking["top"]], ranking["coins"]
+
+
 def test_gift_broadcast_stamps_combo_and_consecutive_seq(monkeypatch):
-    sent = []
-    monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: sent.extend(messages))
-    stream_id = time.time_ns() % 10**9
-    realtime.broadcast(stream_id, {"type": "viewers", "count": 1})
-    first = realtime.broadcast_gift(stream_id, {"type": "gift"}, {"type": "ranking"},
-                                    sender_id=7, slug="rose", quantity=2)  # fmt: skip
-    again = realtime.broadcast_gift(stream_id, {"type": "gift"}, sender_id=7, slug="rose",
-                                    quantity=3)  # fmt: skip
-    assert [e["seq"] for e in first + again] == [2, 3, 4]
-    assert (first[0]["combo"], again[0]["combo"]) == (2, 5)
-    assert [m["event"]["seq"] for m in sent] == [1, 2, 3, 4]
-    assert realtime.current_seq(stream_id) == 4
+    room = Room(monkeypatch)
+    realtime.broadcast(room.id, {"type": "viewers", "count": 1})
+    gift, ranking = room.gift(1, "ann", 2, quantity=2)
+    again, _ = room.gift(1, "ann", 3, quantity=3)
+    other, _ = room.gift(1, "ann", 1, slug="lion")
+    assert [e["seq"] for e in (gift, ranking, again)] == [2, 3, 4]
+    assert (gift["combo"], again["combo"], other["combo"]) == (2, 5, 1)
+    assert [m["event"]["type"] for m in room.sent] == ["viewers", "gift", "ranking"] * 1 + [
+        "gift", "ranking", "gift", "ranking"
+    ]  # fmt: skip
+    assert [m["event"]["seq"] for m in room.sent] == list(range(1, 8))
+    assert realtime.current_seq(room.id) == 7
+    assert ranking == {"type": "ranking", "top": [{**_label("ann"), "coins": 2}], "coins": 2, "seq": 3}
+
+
+def test_ranking_follows_every_gift_in_coins_then_row_order(monkeypatch):
+    room = Room(monkeypatch)
+    room.gift(5, "eve", 10)
+    room.gift(2, "bob", 10)  # a tie: the older row (lower id) first
+    room.gift(9, "zed", 4)
+    _, ranking = room.gift(7, "kim", 1)
+    assert _top(ranking) == ([("bob", 10), ("eve", 10), ("zed", 4)], 25)
+    _, ranking = room.gift(7, "kim", 20)  # from outside the top to first
+    assert _top(ranking) == ([("kim", 21), ("bob", 10), ("eve", 10)], 45)
+
+
+def test_board_reads_the_database_only_to_build_itself(monkeypatch):
+    room = Room(monkeypatch)
+    room.rows[3] = realtime.Gifter(3, 50, _label("old"))  # gifted before the board existed
+    _, ranking = room.gift(4, "new", 5)
+    assert _top(ranking) == ([("old", 50), ("new", 5)], 55)
+    for coins in (1, 2, 3):
+        _, ranking = room.gift(4, "new", coins)
+    assert _top(ranking) == ([("old", 50), ("new", 11)], 61)
+    if realtime.boards_kept():
+        assert room.reads == 1  # on Redis: built once, then kept up by the gifts alone
+    else:
+        assert room.reads == 4  # one process without Redis: the database each time
+
+
+@pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
+def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(monkeypatch):
+    room = Room(monkeypatch)
+    room.gift(1, "ann", 10)
+    late = realtime.Gifter(1, 4, _label("ann"))  # an older total announced late
+    _, ranking = room.announce(late)
+    assert _top(ranking) == ([("ann", 10)], 10)
+    # The board is lost (expired, evicted) while a gift is on its way: the rebuild reads
+    # the database, which has not got the newest total yet, and keeps the newer one.
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)
+    client.delete(*realtime._board_keys(backend, room.id))
+    room.rows[2] = realtime.Gifter(2, 7, _label("bob"))
+    newest = realtime.Gifter(1, 30, _label("ann"))
+    _, ranking = room.announce(newest)  # the database still says 10 for ann
+    assert _top(ranking) == ([("ann", 30), ("bob", 7)], 37)
+    assert room.reads == 2
+    ttl = client.ttl(realtime._board_keys(backend, room.id)[0])
+    assert 0 < ttl <= realtime.BOARD_SECONDS
+
+
+@pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
+def test_relabel_changes_a_line_of_an_existing_board_only(monkeypatch):
+    room = Room(monkeypatch)
+    realtime.board_relabel(room.id, 1, _label("ghost"))  # no board: nothing is made
+    backend = caches["default"]
+    client = backend._cache.get_client(write=True)
+    assert not client.exists(*realtime._board_keys(backend, room.id))
+    room.gift(1, "ann", 3)
+    hidden = {"handle": None, "name": "Anonymous", "anonymous": True}
+    realtime.board_relabel(room.id, 1, hidden)
+    _, ranking = room.gift(2, "bob", 1)
+    assert ranking["top"][0] == {**hidden, "coins": 3}
 
 
 @pytest.mark.parametrize(("uses", "limited"), [(3, False), (4, True)])
