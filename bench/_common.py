@@ -28,7 +28,11 @@ def psql(sql: str, db: str = "postgres") -> None:
 def django_setup() -> None:
     os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    os.environ.pop("REDIS_URL", None)
+    # Redis only where a benchmark asks for it (BENCH_REDIS_URL), never the developer's own.
+    if os.environ.get("BENCH_REDIS_URL"):
+        os.environ["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    else:
+        os.environ.pop("REDIS_URL", None)
     import django
 
     django.setup()
@@ -188,6 +192,24 @@ def run_workers(
     print(f"  {len(targets):,} target(s): {total / seconds:,.0f} {what}/s, "
           f"{cpu / max(total, 1) * 1e6:.0f} µs of Python CPU each")  # fmt: skip
     return total / seconds
+
+
+REDIS_OPTION = ("--redis", {
+    "default": "redis://127.0.0.1:6379/15",
+    "help": "Redis for cache and channel layer, as deployed beyond one machine (a database "
+            "of its own: it is flushed first), or `none` for the one-process default",
+})  # fmt: skip
+
+
+def redis_use(url: str) -> None:
+    """Run this benchmark, its worker processes and servers on Redis at `url` (or none)."""
+    if url == "none":
+        os.environ.pop("BENCH_REDIS_URL", None)
+        return
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    os.environ["BENCH_REDIS_URL"] = url
 
 
 def bench_args(doc: str, extra: list[tuple[str, dict]] = ()):

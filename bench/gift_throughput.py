@@ -3,12 +3,15 @@
 
 8 workers (threads in one process per core, each its own database connection, as pgbench's
 8 clients) call livestreams.services.gift_send: validation, rate limit, the one database call
-(room checks, ledger transfer, SentGift row, running total, new ranking) and the
-after-commit broadcasts (gift and ranking) on the in-memory channel layer; first spread over
-1,000 live creators, then all to one hot creator.
+(room checks, ledger transfer, SentGift row, the sender's running total) and the
+after-commit broadcast (combo, seq and the room's ranking board in one Redis script, then
+the gift and ranking frames published on the Redis channel layer), as a deployment beyond
+one machine runs it; first spread over 1,000 live creators, then all to one hot creator.
+`--redis none` runs the single-process default instead (in-process cache and channel
+layer, the ranking read from the database per gift).
 
     .venv/bin/python bench/gift_throughput.py [--seconds 15] [--clients 8] [--history 100000]
-                                              [--processes N]
+                                              [--processes N] [--redis URL|none]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import time
 import uuid
 
-from _common import bench_args, compare_with_pgbench, run_workers  # noqa: E402
+from _common import REDIS_OPTION, bench_args, compare_with_pgbench, redis_use, run_workers  # noqa: E402
 from ledger_throughput import setup as ledger_setup
 
 os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not the limiter
@@ -60,7 +63,8 @@ def gifts(fans: list[int], streams: list[int], deadline: float) -> int:
 
 
 def main() -> int:
-    args = bench_args(__doc__)
+    args = bench_args(__doc__, extra=[REDIS_OPTION])
+    redis_use(args.redis)
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",

@@ -8,11 +8,13 @@ server on this machine, and 8 websocket clients, each signed in as a verified fa
 over 8 rooms, then all 8 in one room (every gift fanned out to 8 viewers).
 
     .venv/bin/python bench/websocket_gifts.py [--seconds 15] [--clients 8] [--history 100000]
-                                              [--processes N] [--servers N]
+                                              [--processes N] [--servers N] [--redis URL|none]
 
-One daphne process, in-memory channel layer and local cache, by default; `--servers 2` runs
-two behind the same Redis (REDIS_URL, default redis://127.0.0.1:6379/15) as a deployment
-would. Needs PostgreSQL and pgbench as the other benchmarks.
+One daphne process by default, `--servers 2` runs two; service and servers use Redis
+(default redis://127.0.0.1:6379/15, flushed first) for cache and channel layer, as a
+deployment beyond one machine does. `--redis none` (one server only) measures the
+one-process default: in-memory channel layer and local cache. Needs PostgreSQL and pgbench
+as the other benchmarks.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ import uuid
 
 from _common import (  # noqa: E402
     BENCH_DB,
+    REDIS_OPTION,
     ROOT,
     SERVER,
     bench_args,
     django_setup,
     drop_databases,
     pgbench,
+    redis_use,
     run_workers,
 )
 from gift_throughput import gifts
@@ -76,8 +80,10 @@ def _free_port() -> int:
 def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
     env = {**os.environ, "DATABASE_URL": f"{SERVER}/{BENCH_DB}", "GIFT_RATE_LIMIT": RATE,
            "DJANGO_SETTINGS_MODULE": "config.settings.local"}  # fmt: skip
-    if count > 1:
-        env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    if os.environ.get("BENCH_REDIS_URL"):
+        env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    elif count > 1:
+        raise SystemExit("more than one server needs Redis (--redis URL)")
     else:
         env.pop("REDIS_URL", None)
     procs, ports = [], []
@@ -166,7 +172,8 @@ def run_sockets(ports, rooms, fans, keys, seconds: int) -> float:
 
 
 def main() -> int:
-    ap_args = bench_args(__doc__, extra=[("--servers", {"type": int, "default": 1})])
+    ap_args = bench_args(__doc__, extra=[("--servers", {"type": int, "default": 1}), REDIS_OPTION])
+    redis_use(ap_args.redis)
     pools, streams = gift_setup(ap_args.history, ap_args.clients)
     django_setup()
     fans = [pool[0] for pool in pools]  # one signed-in fan per client

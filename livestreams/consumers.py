@@ -163,19 +163,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------------ frames out
 
-    async def room_event(self, message: dict):
-        event = message["event"]
-        if event.get("type") == "moderation" and event.get("action") == RoomBan.Kind.BAN:
-            me = (
-                getattr(self.user, "profile", None)
-                if self.user and self.user.is_authenticated
-                else None
-            )
-            if me is not None and event["user"]["handle"] == me.handle:
-                await self.send_json(event)
-                await self.close(code=4403)
-                return
-        await self.send_json(event)
+    async def room_events(self, message: dict):
+        """Frames broadcast to the room (realtime.broadcast), in their `seq` order."""
+        for event in message["events"]:
+            if event.get("type") == "moderation" and event.get("action") == RoomBan.Kind.BAN:
+                me = (
+                    getattr(self.user, "profile", None)
+                    if self.user and self.user.is_authenticated
+                    else None
+                )
+                if me is not None and event["user"]["handle"] == me.handle:
+                    await self.send_json(event)
+                    await self.close(code=4403)
+                    return
+            await self.send_json(event)
 
     async def send_json(self, content: dict):
         await self.send(text_data=json.dumps(content, separators=(",", ":")))

@@ -32,10 +32,9 @@ def sender_label(user, *, anonymous: bool) -> dict:
     return {"handle": profile.handle, "name": profile.name, "anonymous": False}
 
 
-def ranking(*, stream: Stream, limit: int = 10) -> tuple[list[dict], int]:
-    """The stream's top gifters by coins and its coin total, from the running totals.
-
-    Anonymous sends, and fans who opted out of rankings, show as "Anonymous".
+def ranking(*, stream: Stream | int, limit: int = 10) -> tuple[list[dict], int]:
+    """The stream's (or stream id's) top gifters by coins and its coin total, from the
+    running totals. Anonymous sends, and fans who opted out of rankings, show as "Anonymous".
     """
     gifters = StreamGifter.objects.filter(stream=stream)
     total = gifters.aggregate(total=Sum("coins"))["total"] or 0

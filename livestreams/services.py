@@ -209,6 +209,7 @@ def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: in
         sent.stream_id, event, sender_id=sent.sender_id, slug=sent.gift.slug,
         quantity=sent.quantity, gifter=realtime.Gifter(gifter_id, gifter_coins, label),
         gifters=lambda: selectors.board_gifters(stream_id=sent.stream_id),
+        ranking=lambda: selectors.ranking(stream=sent.stream_id, limit=realtime.RANKING_SIZE),
     )  # fmt: skip
     event["combo"] = stamped[0]["combo"]
 

@@ -63,7 +63,7 @@ def _scenario(fast: bool, run_callbacks) -> dict:
         )  # fmt: skip
 
     def sent_to_room(function, group, messages):
-        frames.extend(message["event"] for message in messages)
+        frames.extend(event for message in messages for event in message["events"])
 
     with mock.patch.object(realtime, "_run", side_effect=sent_to_room):
         send("perfume", fan, "perfume", quantity=3, key=key)

@@ -212,7 +212,9 @@ def test_live_ranking_follows_a_fan_leaving_the_rankings(
     from livestreams import realtime
 
     frames = []
-    monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: frames.extend(messages))
+    monkeypatch.setattr(
+        realtime, "_run", lambda fn, group, messages: frames.extend(messages[0]["events"])
+    )
     stream = live_stream()
     shy, loud = fan_with(100), fan_with(100)
 
@@ -220,7 +222,7 @@ def test_live_ranking_follows_a_fan_leaving_the_rankings(
         with django_capture_on_commit_callbacks(execute=True):
             gift_send(sender=fan, stream_id=stream.pk, gift_slug=slug, quantity=1,
                       key=str(uuid.uuid4()))  # fmt: skip
-        return [m["event"] for m in frames if m["event"]["type"] == "ranking"][-1]
+        return [event for event in frames if event["type"] == "ranking"][-1]
 
     assert gift(shy, "doughnut")["top"][0]["name"] == shy.profile.name
     with django_capture_on_commit_callbacks(execute=True):

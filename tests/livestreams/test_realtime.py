@@ -37,6 +37,7 @@ class Room:
         self.reads = 0
         self.sent = []
         monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: self.sent.extend(messages))
+        # sent: what reached the channel layer, one message per broadcast
 
     def gifters(self):
         self.reads += 1
@@ -49,10 +50,17 @@ class Room:
         self.rows[gifter_id] = row
         return self.announce(row, sender_id=sender_id, slug=slug, quantity=quantity)
 
+    def ranking(self):
+        """The database's answer: the top 3 and the total."""
+        self.reads += 1
+        ordered = sorted(self.rows.values(), key=lambda g: (-g.coins, g.id))[:3]
+        top = [{**g.label, "coins": g.coins} for g in ordered]
+        return top, sum(g.coins for g in self.rows.values())
+
     def announce(self, row, *, sender_id=7, slug="rose", quantity=1):
         gift, ranking = realtime.broadcast_gift(
             self.id, {"type": "gift"}, sender_id=sender_id, slug=slug, quantity=quantity,
-            gifter=row, gifters=self.gifters,
+            gifter=row, gifters=self.gifters, ranking=self.ranking,
         )  # fmt: skip
         return gift, ranking
 
@@ -69,10 +77,10 @@ def test_gift_broadcast_stamps_combo_and_consecutive_seq(monkeypatch):
     other, _ = room.gift(1, "ann", 1, slug="lion")
     assert [e["seq"] for e in (gift, ranking, again)] == [2, 3, 4]
     assert (gift["combo"], again["combo"], other["combo"]) == (2, 5, 1)
-    assert [m["event"]["type"] for m in room.sent] == ["viewers", "gift", "ranking"] * 1 + [
-        "gift", "ranking", "gift", "ranking"
+    assert [[e["type"] for e in m["events"]] for m in room.sent] == [
+        ["viewers"], ["gift", "ranking"], ["gift", "ranking"], ["gift", "ranking"]
     ]  # fmt: skip
-    assert [m["event"]["seq"] for m in room.sent] == list(range(1, 8))
+    assert [e["seq"] for m in room.sent for e in m["events"]] == list(range(1, 8))
     assert realtime.current_seq(room.id) == 7
     assert ranking == {"type": "ranking", "top": [{**_label("ann"), "coins": 2}], "coins": 2, "seq": 3}
 
