@@ -15,4 +15,6 @@ class LivestreamsConfig(AppConfig):
     verbose_name = "Live streams"
 
     def ready(self):
-        post_save.connect(_profile_saved, sender="accounts.Profile", dispatch_uid="livestreams-labels")
+        post_save.connect(
+            _profile_saved, sender="accounts.Profile", dispatch_uid="livestreams-labels"
+        )

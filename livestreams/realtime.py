@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
@@ -83,11 +84,73 @@ def current_seq(stream_id: int) -> int:
     return cache.get(f"room:{stream_id}:seq", 0)
 
 
+# Publishing from the scripts. With the channel layer on the cache's Redis (settings: one
+# host, the same server, JSON messages), a script that stamps `seq` numbers also publishes
+# the frames, in the channel layer's own message format: numbering and sending are one step,
+# so a room's frames go out in `seq` order whichever process sent them, and the send costs
+# no round trip or event-loop turn of its own. Frames arrive as JSON objects and fields are
+# put in front of their text, so nothing is parsed or re-encoded here.
+_PUBLISH_LUA = """
+local function stamp(json, fields)
+  return '{' .. fields .. ',' .. string.sub(json, 2)
+end
+local function publish(channel, frames)
+  if channel ~= '' then
+    redis.call('PUBLISH', channel, '{"type":"room.events","events":[' .. table.concat(frames, ',') .. ']}')
+  end
+end
+"""
+# KEYS[1] the room's seq; ARGV[1] the channel ('' to leave sending to the caller), then the
+# frames. The last seq number back.
+_BROADCAST_SCRIPT = (
+    _PUBLISH_LUA
+    + """
+local n = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], n)
+local frames = {}
+for i = 1, n do frames[i] = stamp(ARGV[i + 1], '"seq":' .. (last - n + i)) end
+publish(ARGV[1], frames)
+return last
+"""
+)
+
+
+def _channel(stream_id: int) -> str:
+    """The channel-layer channel the scripts publish a room's frames to, or "" when the
+    layer is not one they can publish to (then _send does, from Python)."""
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    config = layer.get("CONFIG", {})
+    hosts = config.get("hosts", [])
+    if (
+        layer.get("BACKEND") != "channels_redis.pubsub.RedisPubSubChannelLayer"
+        or config.get("serializer_format") != "json"
+        or config.get("symmetric_encryption_keys")
+        or len(hosts) != 1
+    ):
+        return ""
+    address = hosts[0].get("address") if isinstance(hosts[0], dict) else hosts[0]
+    if address != settings.CACHES["default"].get("LOCATION"):
+        return ""
+    # channels_redis' name for a group's channel (RedisPubSubLoopLayer._get_group_channel_name)
+    return f"{config.get('prefix', 'asgi')}__group__{group_name(stream_id)}"
+
+
+def _encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"))
+
+
 def broadcast(stream_id: int, *events: dict) -> list[dict]:
     """Stamp the room's next `seq` numbers on `events` and send them, in order, to everyone in
     the room. Returns the stamped events. The one way anything reaches a room."""
-    (last,) = _count((f"room:{stream_id}:seq", len(events), None))
-    return _send(stream_id, events, last)
+    backend = caches["default"]
+    channel = _channel(stream_id) if isinstance(backend, RedisCache) else ""
+    if not channel:
+        (last,) = _count((f"room:{stream_id}:seq", len(events), None))
+        return _send(stream_id, events, last)
+    seq_key = backend.make_and_validate_key(f"room:{stream_id}:seq")
+    last = int(_script(backend, _BROADCAST_SCRIPT)([seq_key], [channel, *map(_encode, events)]))
+    first = last - len(events) + 1
+    return [{**event, "seq": first + i} for i, event in enumerate(events)]
 
 
 class Gifter(NamedTuple):
@@ -108,7 +171,9 @@ BOARD_SECONDS = 6 * 3600  # an untouched board is dropped, and rebuilt from the 
 # and '#seeded' (the board holds every gifter of the room). Totals only grow, so a line
 # takes the larger of what it had and what it is given: updates may land in any order, and
 # a rebuild from the database never takes a newer total back.
-_BOARD_LUA = """
+_BOARD_LUA = (
+    _PUBLISH_LUA
+    + """
 local function apply(board, labels, member, coins, label)
   local old = redis.call('ZSCORE', board, member)
   old = old and -tonumber(old) or 0
@@ -117,6 +182,14 @@ local function apply(board, labels, member, coins, label)
     redis.call('HINCRBY', labels, '#total', coins - old)
   end
   redis.call('HSET', labels, member, label)
+end
+local function ranking_frame(seq, answer)
+  local lines = {}
+  for i = 2, #answer, 2 do
+    local coins = string.sub(answer[i], 1, 1) == '-' and string.sub(answer[i], 2) or answer[i]
+    lines[#lines + 1] = stamp(answer[i + 1], '"coins":' .. coins)
+  end
+  return '{"seq":' .. seq .. ',"type":"ranking","top":[' .. table.concat(lines, ',') .. '],"coins":' .. answer[1] .. '}'
 end
 local function top(board, labels, size, ttl)
   redis.call('EXPIRE', board, ttl)
@@ -131,33 +204,46 @@ local function top(board, labels, size, ttl)
   return out
 end
 """
-# One gift: combo and seq counted, the sender's line updated, the new top and total back;
-# or, when the room's board is not all there (new, expired or evicted), {combo, seq} alone.
-_GIFT_SCRIPT = _BOARD_LUA + """
+)
+# One gift: combo and the two seq numbers counted, the sender's line updated, the gift and
+# ranking frames published (ARGV[10]: the channel), the new top and total back; or, when the
+# room's board is not all there (new, expired or evicted), {combo, seq} alone and nothing
+# sent: the rebuild below sends.
+_GIFT_SCRIPT = (
+    _BOARD_LUA
+    + """
 local combo = redis.call('INCRBY', KEYS[1], ARGV[1])
 if combo == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-local seq = redis.call('INCRBY', KEYS[2], ARGV[3])
-apply(KEYS[3], KEYS[4], ARGV[4], tonumber(ARGV[5]), ARGV[6])
+local seq = redis.call('INCRBY', KEYS[2], 2)
+apply(KEYS[3], KEYS[4], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 if redis.call('HEXISTS', KEYS[4], '#seeded') == 0 then
-  redis.call('EXPIRE', KEYS[3], ARGV[8])
-  redis.call('EXPIRE', KEYS[4], ARGV[8])
+  redis.call('EXPIRE', KEYS[3], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
   return {combo, seq}
 end
-local out = top(KEYS[3], KEYS[4], tonumber(ARGV[7]), ARGV[8])
+local out = top(KEYS[3], KEYS[4], tonumber(ARGV[6]), ARGV[7])
+publish(ARGV[9], {stamp(ARGV[8], '"combo":' .. combo .. ',"seq":' .. (seq - 1)), ranking_frame(seq, out)})
 table.insert(out, 1, seq)
 table.insert(out, 1, combo)
 return out
 """
-# A rebuild: every gifter of the room from the database (ARGV[3..] in threes), the total
-# recounted from the scores, the board marked whole; the new top and total back.
-_SEED_SCRIPT = _BOARD_LUA + """
-for i = 3, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
+)
+# A rebuild: every gifter of the room from the database (ARGV[6..] in threes), the total
+# recounted from the scores, the board marked whole; the gift's frame (ARGV[4], stamped)
+# and the ranking's (seq ARGV[5]) published on ARGV[3]; the new top and total back.
+_SEED_SCRIPT = (
+    _BOARD_LUA
+    + """
+for i = 6, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
 local sum = 0
 local scores = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 2, #scores, 2 do sum = sum - tonumber(scores[i]) end
 redis.call('HSET', KEYS[2], '#total', sum, '#seeded', 1)
-return top(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
+local out = top(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
+publish(ARGV[3], {ARGV[4], ranking_frame(ARGV[5], out)})
+return out
 """
+)
 # A gifter's label changed (name, or they left the rankings): only on a board that exists.
 _RELABEL_SCRIPT = """
 if redis.call('HEXISTS', KEYS[1], '#seeded') == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -169,7 +255,9 @@ def _member(gifter_id: int) -> str:
 
 
 def _board_keys(backend: RedisCache, stream_id: int) -> list[str]:
-    return [backend.make_and_validate_key(f"room:{stream_id}:{part}") for part in ("board", "labels")]
+    return [
+        backend.make_and_validate_key(f"room:{stream_id}:{part}") for part in ("board", "labels")
+    ]
 
 
 def _ranking_frame(answer: list) -> dict:
@@ -189,9 +277,10 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     The gift gets its `combo` (this fan's streak of this gift; a pause of COMBO_SECONDS ends
     it). `gifter` is the sender's new running total in the stream; `gifters` reads every
     gifter of the stream from the database, `ranking` the top RANKING_SIZE and the total.
-    On Redis, one script call counts combo and seq and updates the room's board, which
-    answers with the top and total; `gifters` is read only to rebuild a board that is not
-    all there. Elsewhere (one process, no Redis) `ranking` is read each time.
+    On Redis, one script call counts combo and seq, updates the room's board, which
+    answers with the top and total, and publishes both frames (see _PUBLISH_LUA); `gifters`
+    is read only to rebuild a board that is not all there. Elsewhere (one process, no Redis)
+    `ranking` is read each time.
     """
     combo_key = f"room:{stream_id}:combo:{sender_id}:{slug}"
     seq_key = f"room:{stream_id}:seq"
@@ -201,20 +290,25 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
         top, total = ranking()
         frame = {"type": "ranking", "top": top, "coins": total}
     else:
+        channel = _channel(stream_id)
         keys = [backend.make_and_validate_key(combo_key), backend.make_and_validate_key(seq_key)]
         keys += _board_keys(backend, stream_id)
         answer = _script(backend, _GIFT_SCRIPT)(keys, [
-            quantity, COMBO_SECONDS, 2, _member(gifter.id), gifter.coins,
-            json.dumps(gifter.label), RANKING_SIZE, BOARD_SECONDS,
+            quantity, COMBO_SECONDS, _member(gifter.id), gifter.coins, _encode(gifter.label),
+            RANKING_SIZE, BOARD_SECONDS, _encode(gift), channel,
         ])  # fmt: skip
         combo, last = int(answer[0]), int(answer[1])
+        stamped = {**gift, "combo": combo, "seq": last - 1}
         if len(answer) > 2:
             frame = _ranking_frame(answer[2:])
         else:
-            args = [a for g in gifters() for a in (_member(g.id), g.coins, json.dumps(g.label))]
-            board = _board_keys(backend, stream_id)
-            seed = _script(backend, _SEED_SCRIPT)
-            frame = _ranking_frame(seed(board, [RANKING_SIZE, BOARD_SECONDS, *args]))
+            args = [a for g in gifters() for a in (_member(g.id), g.coins, _encode(g.label))]
+            answer = _script(backend, _SEED_SCRIPT)(keys[2:], [
+                RANKING_SIZE, BOARD_SECONDS, channel, _encode(stamped), last, *args
+            ])  # fmt: skip
+            frame = _ranking_frame(answer)
+        if channel:
+            return [stamped, {**frame, "seq": last}]
     return _send(stream_id, [{**gift, "combo": combo}, frame], last)
 
 
@@ -228,7 +322,7 @@ def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         _, labels = _board_keys(backend, stream_id)
-        _script(backend, _RELABEL_SCRIPT)([labels], [_member(gifter_id), json.dumps(label)])
+        _script(backend, _RELABEL_SCRIPT)([labels], [_member(gifter_id), _encode(label)])
 
 
 def _send(stream_id: int, events, last: int) -> list[dict]:

@@ -194,9 +194,7 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
         transaction_id=int(txn_id), created_at=parse_datetime(created_at),
     )  # fmt: skip
     event = _gift_event(sent)
-    transaction.on_commit(
-        lambda: _gift_announce(sent, event, int(gifter_id), int(gifter_coins))
-    )
+    transaction.on_commit(lambda: _gift_announce(sent, event, int(gifter_id), int(gifter_coins)))
     return GiftResult(sent, False, int(balance), event)
 
 

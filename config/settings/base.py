@@ -59,6 +59,8 @@ if REDIS_URL:
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
                 "prefix": "giftcast",
+                # JSON, so the room scripts can publish frames themselves (livestreams.realtime)
+                "serializer_format": "json",
             },
         }
     }

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from unittest import mock
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from livestreams import realtime
 from livestreams.models import RoomBan, SentGift, StreamGifter
 from livestreams.services import gift_send
 from tests.livestreams.factories import fan_with, live_stream
@@ -24,7 +22,7 @@ pytestmark = [
 ]
 
 
-def _scenario(fast: bool, run_callbacks) -> dict:
+def _scenario(fast: bool, run_callbacks, room_frames) -> dict:
     """The same story on either path, normalised (ids replaced by roles) so runs compare."""
     stream = live_stream()
     star = stream.creator
@@ -35,7 +33,7 @@ def _scenario(fast: bool, run_callbacks) -> dict:
     role = {fan.pk: "fan", other.pk: "other", banned.pk: "banned", star.pk: "star", None: "system"}
     handles = {u.profile.handle: role[u.pk] for u in (fan, other, banned, star)}
     key = str(uuid.uuid4())
-    outcomes, frames = [], []
+    outcomes = []
 
     def norm(value):
         """Ids and handles differ between runs: compare by role."""
@@ -62,26 +60,22 @@ def _scenario(fast: bool, run_callbacks) -> dict:
              sent.coins, sent.diamonds, sent.anonymous)
         )  # fmt: skip
 
-    def sent_to_room(function, group, messages):
-        frames.extend(event for message in messages for event in message["events"])
-
-    with mock.patch.object(realtime, "_run", side_effect=sent_to_room):
-        send("perfume", fan, "perfume", quantity=3, key=key)
-        send("replay", fan, "perfume", quantity=3, key=key)
-        send("conflict", fan, "rose", quantity=1, key=key)
-        send("rose", fan, "rose")  # 0 diamonds: a two-leg transaction
-        send("anonymous", fan, "finger-heart", anonymous=True)
-        send("short", other, "doughnut")
-        send("self", star, "rose")
-        send("banned", banned, "rose")
-        send("unknown", fan, "no-such-gift")
-        send("no-stream", fan, "rose", stream_id=10**9)
-        Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=True)
-        send("frozen", fan, "rose")
-        Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=False)
-        stream.status = "ended"
-        stream.save()
-        send("ended", fan, "rose")
+    send("perfume", fan, "perfume", quantity=3, key=key)
+    send("replay", fan, "perfume", quantity=3, key=key)
+    send("conflict", fan, "rose", quantity=1, key=key)
+    send("rose", fan, "rose")  # 0 diamonds: a two-leg transaction
+    send("anonymous", fan, "finger-heart", anonymous=True)
+    send("short", other, "doughnut")
+    send("self", star, "rose")
+    send("banned", banned, "rose")
+    send("unknown", fan, "no-such-gift")
+    send("no-stream", fan, "rose", stream_id=10**9)
+    Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=True)
+    send("frozen", fan, "rose")
+    Account.objects.filter(owner=fan, purpose=Purpose.WALLET).update(frozen=False)
+    stream.status = "ended"
+    stream.save()
+    send("ended", fan, "rose")
 
     ledger = []
     for txn in Transaction.objects.filter(kind="gift", reference=f"stream:{stream.pk}").order_by(
@@ -93,7 +87,7 @@ def _scenario(fast: bool, run_callbacks) -> dict:
         )))  # fmt: skip
     return {
         "outcomes": outcomes,
-        "frames": norm(frames),
+        "frames": norm(room_frames.of(stream.pk)),
         "ledger": [(ok, memo.split(" to @")[0], entries) for ok, memo, _, entries in ledger],
         "fingerprints_differ_per_send": len({fp for *_, fp, _ in ledger}) == len(ledger),
         "sent": sorted(
@@ -111,9 +105,9 @@ def _scenario(fast: bool, run_callbacks) -> dict:
     }
 
 
-def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks):
-    fast = _scenario(True, django_capture_on_commit_callbacks)
-    orm = _scenario(False, django_capture_on_commit_callbacks)
+def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks, room_frames):
+    fast = _scenario(True, django_capture_on_commit_callbacks, room_frames)
+    orm = _scenario(False, django_capture_on_commit_callbacks, room_frames)
     assert fast == orm
     assert [o[0] for o in fast["outcomes"] if len(o) == 3] == [
         "conflict", "short", "self", "banned", "unknown", "no-stream", "frozen", "ended",
@@ -129,9 +123,11 @@ def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks):
     assert ledger_audit().ok
 
 
-def test_the_one_call_path_writes_the_orm_paths_fingerprint(django_capture_on_commit_callbacks):
+def test_the_one_call_path_writes_the_orm_paths_fingerprint(
+    django_capture_on_commit_callbacks, room_frames
+):
     """Replays compare fingerprints: gift_post must compute wallet.ledger's, byte for byte."""
-    _scenario(True, django_capture_on_commit_callbacks)
+    _scenario(True, django_capture_on_commit_callbacks, room_frames)
     txns = Transaction.objects.filter(kind="gift").prefetch_related("entries__account")
     assert len(txns) == 3
     for txn in txns:

@@ -205,16 +205,11 @@ def test_fan_who_opts_out_of_rankings_shows_as_anonymous(settings):
 
 
 def test_live_ranking_follows_a_fan_leaving_the_rankings(
-    monkeypatch, django_capture_on_commit_callbacks
+    room_frames, django_capture_on_commit_callbacks
 ):
     """Mid-stream: once the fan opts out (or is renamed), the next ranking frame shows it."""
     from accounts.services import profile_update
-    from livestreams import realtime
 
-    frames = []
-    monkeypatch.setattr(
-        realtime, "_run", lambda fn, group, messages: frames.extend(messages[0]["events"])
-    )
     stream = live_stream()
     shy, loud = fan_with(100), fan_with(100)
 
@@ -222,7 +217,7 @@ def test_live_ranking_follows_a_fan_leaving_the_rankings(
         with django_capture_on_commit_callbacks(execute=True):
             gift_send(sender=fan, stream_id=stream.pk, gift_slug=slug, quantity=1,
                       key=str(uuid.uuid4()))  # fmt: skip
-        return [event for event in frames if event["type"] == "ranking"][-1]
+        return [event for event in room_frames.of(stream.pk) if event["type"] == "ranking"][-1]
 
     assert gift(shy, "doughnut")["top"][0]["name"] == shy.profile.name
     with django_capture_on_commit_callbacks(execute=True):

@@ -31,13 +31,11 @@ def _label(name):
 class Room:
     """A room's gifters as the database holds them, and what broadcast_gift sends to it."""
 
-    def __init__(self, monkeypatch):
+    def __init__(self, room_frames):
         self.id = time.time_ns() % 10**9
         self.rows: dict[int, realtime.Gifter] = {}
         self.reads = 0
-        self.sent = []
-        monkeypatch.setattr(realtime, "_run", lambda fn, group, messages: self.sent.extend(messages))
-        # sent: what reached the channel layer, one message per broadcast
+        self.frames = lambda: room_frames.of(self.id)
 
     def gifters(self):
         self.reads += 1
@@ -69,24 +67,31 @@ def _top(ranking):
     return [(line["handle"], line["coins"]) for line in ranking["top"]], ranking["coins"]
 
 
-def test_gift_broadcast_stamps_combo_and_consecutive_seq(monkeypatch):
-    room = Room(monkeypatch)
+def test_gift_broadcast_stamps_combo_and_consecutive_seq(room_frames):
+    room = Room(room_frames)
     realtime.broadcast(room.id, {"type": "viewers", "count": 1})
     gift, ranking = room.gift(1, "ann", 2, quantity=2)
     again, _ = room.gift(1, "ann", 3, quantity=3)
     other, _ = room.gift(1, "ann", 1, slug="lion")
     assert [e["seq"] for e in (gift, ranking, again)] == [2, 3, 4]
     assert (gift["combo"], again["combo"], other["combo"]) == (2, 5, 1)
-    assert [[e["type"] for e in m["events"]] for m in room.sent] == [
-        ["viewers"], ["gift", "ranking"], ["gift", "ranking"], ["gift", "ranking"]
-    ]  # fmt: skip
-    assert [e["seq"] for m in room.sent for e in m["events"]] == list(range(1, 8))
+    frames = room.frames()
+    assert [e["type"] for e in frames] == ["viewers"] + ["gift", "ranking"] * 3
+    assert [e["seq"] for e in frames] == list(range(1, 8))
     assert realtime.current_seq(room.id) == 7
-    assert ranking == {"type": "ranking", "top": [{**_label("ann"), "coins": 2}], "coins": 2, "seq": 3}
+    assert ranking == {
+        "type": "ranking",
+        "top": [{**_label("ann"), "coins": 2}],
+        "coins": 2,
+        "seq": 3,
+    }
+    # What the room got is what broadcast_gift answered.
+    assert frames[1:3] == [gift, ranking]
+    assert frames[3]["combo"] == 5 and frames[-1]["top"] == [{**_label("ann"), "coins": 6}]
 
 
-def test_ranking_follows_every_gift_in_coins_then_row_order(monkeypatch):
-    room = Room(monkeypatch)
+def test_ranking_follows_every_gift_in_coins_then_row_order(room_frames):
+    room = Room(room_frames)
     room.gift(5, "eve", 10)
     room.gift(2, "bob", 10)  # a tie: the older row (lower id) first
     room.gift(9, "zed", 4)
@@ -96,8 +101,8 @@ def test_ranking_follows_every_gift_in_coins_then_row_order(monkeypatch):
     assert _top(ranking) == ([("kim", 21), ("bob", 10), ("eve", 10)], 45)
 
 
-def test_board_reads_the_database_only_to_build_itself(monkeypatch):
-    room = Room(monkeypatch)
+def test_board_reads_the_database_only_to_build_itself(room_frames):
+    room = Room(room_frames)
     room.rows[3] = realtime.Gifter(3, 50, _label("old"))  # gifted before the board existed
     _, ranking = room.gift(4, "new", 5)
     assert _top(ranking) == ([("old", 50), ("new", 5)], 55)
@@ -108,11 +113,28 @@ def test_board_reads_the_database_only_to_build_itself(monkeypatch):
         assert room.reads == 1  # on Redis: built once, then kept up by the gifts alone
     else:
         assert room.reads == 4  # one process without Redis: the database each time
+    assert [f for f in room.frames() if f["type"] == "ranking"][-1] == ranking
+
+
+def test_room_frames_carry_any_text_intact(room_frames):
+    """Frames are put together as text on Redis: quotes, backslashes, markup and emoji in
+    names and gifts must reach the room unchanged (and as valid JSON)."""
+    room = Room(room_frames)
+    odd = 'Zoë "Z" \\ </script> 🎁'
+    room.rows[1] = realtime.Gifter(1, 9, {"handle": "z", "name": odd, "anonymous": False})
+    gift, ranking = realtime.broadcast_gift(
+        room.id, {"type": "gift", "name": odd, "sender": {"handle": None}, "big": False},
+        sender_id=1, slug="rose", quantity=1, gifter=room.rows[1], gifters=room.gifters,
+        ranking=room.ranking,
+    )  # fmt: skip
+    chat = realtime.broadcast(room.id, {"type": "chat", "text": odd, "user": {"level": 0}})
+    assert room.frames() == [gift, ranking, *chat]
+    assert gift["name"] == ranking["top"][0]["name"] == chat[0]["text"] == odd
 
 
 @pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
-def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(monkeypatch):
-    room = Room(monkeypatch)
+def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room_frames):
+    room = Room(room_frames)
     room.gift(1, "ann", 10)
     late = realtime.Gifter(1, 4, _label("ann"))  # an older total announced late
     _, ranking = room.announce(late)
@@ -124,16 +146,17 @@ def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(monkeyp
     client.delete(*realtime._board_keys(backend, room.id))
     room.rows[2] = realtime.Gifter(2, 7, _label("bob"))
     newest = realtime.Gifter(1, 30, _label("ann"))
-    _, ranking = room.announce(newest)  # the database still says 10 for ann
+    gift, ranking = room.announce(newest)  # the database still says 10 for ann
     assert _top(ranking) == ([("ann", 30), ("bob", 7)], 37)
     assert room.reads == 2
+    assert room.frames()[-2:] == [gift, ranking]  # the rebuild sent both, in order
     ttl = client.ttl(realtime._board_keys(backend, room.id)[0])
     assert 0 < ttl <= realtime.BOARD_SECONDS
 
 
 @pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
-def test_relabel_changes_a_line_of_an_existing_board_only(monkeypatch):
-    room = Room(monkeypatch)
+def test_relabel_changes_a_line_of_an_existing_board_only(room_frames):
+    room = Room(room_frames)
     realtime.board_relabel(room.id, 1, _label("ghost"))  # no board: nothing is made
     backend = caches["default"]
     client = backend._cache.get_client(write=True)

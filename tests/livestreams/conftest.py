@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import caches
+
+from livestreams import realtime
+
+
+class RoomFrames:
+    """Every frame broadcast to rooms during a test, however it went out: published by the
+    room scripts on Redis (heard here on a real subscription) or handed to the channel layer
+    from Python (caught at realtime._run)."""
+
+    def __init__(self, monkeypatch):
+        self._heard: list[tuple[str, dict]] = []
+        monkeypatch.setattr(realtime, "_run", self._caught)
+        self._pubsub = None
+        channel = realtime._channel(0)
+        if channel:
+            client = caches["default"]._cache.get_client(write=True)
+            self._pubsub = client.pubsub()
+            self._prefix = channel.removesuffix(realtime.group_name(0))
+            self._pubsub.psubscribe(self._prefix + "*")
+            assert self._pubsub.get_message(timeout=5)["type"] == "psubscribe"
+
+    def _caught(self, function, group, messages):
+        self._heard.extend((group, event) for message in messages for event in message["events"])
+
+    def of(self, stream_id: int) -> list[dict]:
+        """The frames sent to one room, in the order they were sent."""
+        while self._pubsub and (message := self._pubsub.get_message(timeout=0.05)):
+            group = message["channel"].decode().removeprefix(self._prefix)
+            self._heard.extend((group, event) for event in json.loads(message["data"])["events"])
+        return [event for group, event in self._heard if group == realtime.group_name(stream_id)]
+
+    def close(self):
+        if self._pubsub:
+            self._pubsub.close()
+
+
+@pytest.fixture
+def room_frames(monkeypatch):
+    frames = RoomFrames(monkeypatch)
+    yield frames
+    frames.close()
