@@ -139,9 +139,9 @@ async def _client(port: int, stream: int, session: str, deadline: float, counts:
             key = str(uuid.uuid4())
             await ws.send(json.dumps({"type": "gift.send", "gift": random.choice(slugs),
                                       "quantity": random.randint(1, 3), "key": key}))  # fmt: skip
-            while True:  # the room's broadcasts arrive in between
-                frame = json.loads(await ws.recv())
-                if frame.get("key") == key:
+            while True:  # the room's broadcasts arrive in between (parsed only if ours)
+                text = await ws.recv()
+                if key in text and (frame := json.loads(text)).get("key") == key:
                     break
             if frame["type"] != "gift.ok":
                 raise RuntimeError(f"gift refused: {frame}")
