@@ -183,13 +183,14 @@ local function apply(board, labels, member, coins, label)
   end
   redis.call('HSET', labels, member, label)
 end
-local function ranking_frame(seq, answer)
+local function gift_frame(gift, combo, seq, answer)
   local lines = {}
   for i = 2, #answer, 2 do
     local coins = string.sub(answer[i], 1, 1) == '-' and string.sub(answer[i], 2) or answer[i]
     lines[#lines + 1] = stamp(answer[i + 1], '"coins":' .. coins)
   end
-  return '{"seq":' .. seq .. ',"type":"ranking","top":[' .. table.concat(lines, ',') .. '],"coins":' .. answer[1] .. '}'
+  local ranking = '{"top":[' .. table.concat(lines, ',') .. '],"coins":' .. answer[1] .. '}'
+  return stamp(gift, '"combo":' .. combo .. ',"seq":' .. seq .. ',"ranking":' .. ranking)
 end
 local function top(board, labels, size, ttl)
   redis.call('EXPIRE', board, ttl)
@@ -205,16 +206,16 @@ local function top(board, labels, size, ttl)
 end
 """
 )
-# One gift: combo and the two seq numbers counted, the sender's line updated, the gift and
-# ranking frames published (ARGV[10]: the channel), the new top and total back; or, when the
-# room's board is not all there (new, expired or evicted), {combo, seq} alone and nothing
-# sent: the rebuild below sends.
+# One gift: combo and seq counted, the sender's line updated, the gift frame (ARGV[8]) with
+# the room's new ranking published (ARGV[9]: the channel), the new top and total back; or,
+# when the room's board is not all there (new, expired or evicted), {combo, seq} alone and
+# nothing sent: the rebuild below sends.
 _GIFT_SCRIPT = (
     _BOARD_LUA
     + """
 local combo = redis.call('INCRBY', KEYS[1], ARGV[1])
 if combo == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-local seq = redis.call('INCRBY', KEYS[2], 2)
+local seq = redis.call('INCRBY', KEYS[2], 1)
 apply(KEYS[3], KEYS[4], ARGV[3], tonumber(ARGV[4]), ARGV[5])
 if redis.call('HEXISTS', KEYS[4], '#seeded') == 0 then
   redis.call('EXPIRE', KEYS[3], ARGV[7])
@@ -222,25 +223,25 @@ if redis.call('HEXISTS', KEYS[4], '#seeded') == 0 then
   return {combo, seq}
 end
 local out = top(KEYS[3], KEYS[4], tonumber(ARGV[6]), ARGV[7])
-publish(ARGV[9], {stamp(ARGV[8], '"combo":' .. combo .. ',"seq":' .. (seq - 1)), ranking_frame(seq, out)})
+publish(ARGV[9], {gift_frame(ARGV[8], combo, seq, out)})
 table.insert(out, 1, seq)
 table.insert(out, 1, combo)
 return out
 """
 )
-# A rebuild: every gifter of the room from the database (ARGV[6..] in threes), the total
-# recounted from the scores, the board marked whole; the gift's frame (ARGV[4], stamped)
-# and the ranking's (seq ARGV[5]) published on ARGV[3]; the new top and total back.
+# A rebuild: every gifter of the room from the database (ARGV[7..] in threes), the total
+# recounted from the scores, the board marked whole; the gift's frame (ARGV[4], with combo
+# ARGV[5] and seq ARGV[6]) published on ARGV[3]; the new top and total back.
 _SEED_SCRIPT = (
     _BOARD_LUA
     + """
-for i = 6, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
+for i = 7, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
 local sum = 0
 local scores = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 2, #scores, 2 do sum = sum - tonumber(scores[i]) end
 redis.call('HSET', KEYS[2], '#total', sum, '#seeded', 1)
 local out = top(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
-publish(ARGV[3], {ARGV[4], ranking_frame(ARGV[5], out)})
+publish(ARGV[3], {gift_frame(ARGV[4], ARGV[5], ARGV[6], out)})
 return out
 """
 )
@@ -260,35 +261,37 @@ def _board_keys(backend: RedisCache, stream_id: int) -> list[str]:
     ]
 
 
-def _ranking_frame(answer: list) -> dict:
-    """The `ranking` frame from a board script's answer: total, then (score, label) pairs."""
+def _ranking_of(answer: list) -> dict:
+    """A gift frame's `ranking` from a board script's answer: total, then (score, label)
+    pairs."""
     total, rest = int(answer[0]), answer[1:]
     top = [
         {**json.loads(rest[i + 1]), "coins": -int(float(rest[i]))} for i in range(0, len(rest), 2)
     ]
-    return {"type": "ranking", "top": top, "coins": total}
+    return {"top": top, "coins": total}
 
 
 def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
                    gifter: Gifter, gifters: Callable[[], list[Gifter]],
                    ranking: Callable[[], tuple[list[dict], int]]) -> list[dict]:  # fmt: skip
-    """`broadcast` for a committed gift and the room's new ranking, in that order.
+    """`broadcast` for a committed gift: one frame, with the room's new ranking in it.
 
     The gift gets its `combo` (this fan's streak of this gift; a pause of COMBO_SECONDS ends
-    it). `gifter` is the sender's new running total in the stream; `gifters` reads every
-    gifter of the stream from the database, `ranking` the top RANKING_SIZE and the total.
-    On Redis, one script call counts combo and seq, updates the room's board, which
-    answers with the top and total, and publishes both frames (see _PUBLISH_LUA); `gifters`
-    is read only to rebuild a board that is not all there. Elsewhere (one process, no Redis)
-    `ranking` is read each time.
+    it) and `ranking` (the top RANKING_SIZE gifters and the room's coin total). `gifter` is
+    the sender's new running total in the stream; `gifters` reads every gifter of the stream
+    from the database, `ranking` the top and the total. On Redis, one script call counts
+    combo and seq, updates the room's board, which answers with the top and total, and
+    publishes the frame (see _PUBLISH_LUA); `gifters` is read only to rebuild a board that is
+    not all there. Elsewhere (one process, no Redis) `ranking` is read each time. Returns
+    the frame as sent, in a list as `broadcast` does.
     """
     combo_key = f"room:{stream_id}:combo:{sender_id}:{slug}"
     seq_key = f"room:{stream_id}:seq"
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        combo, last = _count((combo_key, quantity, COMBO_SECONDS), (seq_key, 2, None))
+        combo, last = _count((combo_key, quantity, COMBO_SECONDS), (seq_key, 1, None))
         top, total = ranking()
-        frame = {"type": "ranking", "top": top, "coins": total}
+        board = {"top": top, "coins": total}
     else:
         channel = _channel(stream_id)
         keys = [backend.make_and_validate_key(combo_key), backend.make_and_validate_key(seq_key)]
@@ -298,18 +301,17 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
             RANKING_SIZE, BOARD_SECONDS, _encode(gift), channel,
         ])  # fmt: skip
         combo, last = int(answer[0]), int(answer[1])
-        stamped = {**gift, "combo": combo, "seq": last - 1}
         if len(answer) > 2:
-            frame = _ranking_frame(answer[2:])
+            board = _ranking_of(answer[2:])
         else:
             args = [a for g in gifters() for a in (_member(g.id), g.coins, _encode(g.label))]
             answer = _script(backend, _SEED_SCRIPT)(keys[2:], [
-                RANKING_SIZE, BOARD_SECONDS, channel, _encode(stamped), last, *args
+                RANKING_SIZE, BOARD_SECONDS, channel, _encode(gift), combo, last, *args
             ])  # fmt: skip
-            frame = _ranking_frame(answer)
+            board = _ranking_of(answer)
         if channel:
-            return [stamped, {**frame, "seq": last}]
-    return _send(stream_id, [{**gift, "combo": combo}, frame], last)
+            return [{**gift, "combo": combo, "seq": last, "ranking": board}]
+    return _send(stream_id, [{**gift, "combo": combo, "ranking": board}], last)
 
 
 def boards_kept() -> bool:

@@ -199,9 +199,9 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
 
 
 def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: int) -> None:
-    """After commit (only committed gifts count toward a combo or reach the room): the gift
-    and the room's new ranking, with the sender's new running total on the room's board; the
-    combo is also noted on `event`."""
+    """After commit (only committed gifts count toward a combo or reach the room): the gift,
+    with the room's new ranking (the sender's new running total goes on the room's board), to
+    the room; its combo and ranking are also noted on `event`."""
     label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
     stamped = realtime.broadcast_gift(
         sent.stream_id, event, sender_id=sent.sender_id, slug=sent.gift.slug,
@@ -209,7 +209,7 @@ def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: in
         gifters=lambda: selectors.board_gifters(stream_id=sent.stream_id),
         ranking=lambda: selectors.ranking(stream=sent.stream_id, limit=realtime.RANKING_SIZE),
     )  # fmt: skip
-    event["combo"] = stamped[0]["combo"]
+    event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
 
 
 def _gift_event(sent: SentGift) -> dict:

@@ -11,7 +11,7 @@
     label.textContent = G.fmtInt.format(coins);
   }
   new G.RoomSocket(cfg.ws, function (f) {
-    if (f.type === "gift") animator.show(f);
-    else if (f.type === "ranking" || f.type === "state") goal(f.coins || 0);
+    if (f.type === "gift") { animator.show(f); goal(f.ranking.coins); }
+    else if (f.type === "state") goal(f.coins || 0);
   });
 })();

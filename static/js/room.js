@@ -30,8 +30,7 @@
     switch (f.type) {
       case "state": return onState(f);
       case "chat": return addChat(f);
-      case "gift": return animator.show(f);
-      case "ranking": return onRanking(f.top, f.coins);
+      case "gift": animator.show(f); return onRanking(f.ranking.top, f.ranking.coins);
       case "viewers": el.viewers.textContent = fmtInt.format(f.count); return;
       case "gift.ok": delete pending[f.key]; setBalance(f.balance); trayMessage(f.replayed ? "Already sent." : "Sent!"); return;
       case "error":
