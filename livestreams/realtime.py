@@ -100,8 +100,7 @@ local function publish(channel, frames)
   end
 end
 """
-# KEYS[1] the room's seq; ARGV[1] the channel ('' to leave sending to the caller), then the
-# frames. The last seq number back.
+# KEYS[1] the room's seq; ARGV[1] the channel, then the frames. The last seq number back.
 _BROADCAST_SCRIPT = (
     _PUBLISH_LUA
     + """
@@ -291,7 +290,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     if not isinstance(backend, RedisCache):
         combo, last = _count((combo_key, quantity, COMBO_SECONDS), (seq_key, 1, None))
         top, total = ranking()
-        board = {"top": top, "coins": total}
+        standing = {"top": top, "coins": total}
     else:
         channel = _channel(stream_id)
         keys = [backend.make_and_validate_key(combo_key), backend.make_and_validate_key(seq_key)]
@@ -302,16 +301,16 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
         ])  # fmt: skip
         combo, last = int(answer[0]), int(answer[1])
         if len(answer) > 2:
-            board = _ranking_of(answer[2:])
+            standing = _ranking_of(answer[2:])
         else:
             args = [a for g in gifters() for a in (_member(g.id), g.coins, _encode(g.label))]
             answer = _script(backend, _SEED_SCRIPT)(keys[2:], [
                 RANKING_SIZE, BOARD_SECONDS, channel, _encode(gift), combo, last, *args
             ])  # fmt: skip
-            board = _ranking_of(answer)
+            standing = _ranking_of(answer)
         if channel:
-            return [{**gift, "combo": combo, "seq": last, "ranking": board}]
-    return _send(stream_id, [{**gift, "combo": combo, "ranking": board}], last)
+            return [{**gift, "combo": combo, "seq": last, "ranking": standing}]
+    return _send(stream_id, [{**gift, "combo": combo, "ranking": standing}], last)
 
 
 def boards_kept() -> bool:
@@ -331,14 +330,12 @@ def _send(stream_id: int, events, last: int) -> list[dict]:
     first = last - len(events) + 1
     stamped = [{**event, "seq": first + i} for i, event in enumerate(events)]
     # One channel-layer message per broadcast, however many frames: one publish on Redis.
-    _run(_group_send, group_name(stream_id), [{"type": "room.events", "events": stamped}])
+    _run(_group_send, group_name(stream_id), {"type": "room.events", "events": stamped})
     return stamped
 
 
-async def _group_send(group: str, messages: list[dict]) -> None:
-    layer = get_channel_layer()
-    for message in messages:
-        await layer.group_send(group, message)
+async def _group_send(group: str, message: dict) -> None:
+    await get_channel_layer().group_send(group, message)
 
 
 _thread = threading.local()

@@ -24,12 +24,16 @@ def ban_of(*, creator_id: int, user_id: int) -> RoomBan | None:
     return RoomBan.objects.filter(creator_id=creator_id, user_id=user_id).first()
 
 
-def sender_label(user, *, anonymous: bool) -> dict:
-    """How a gifter appears to the room."""
+def sender_label(profile, *, anonymous: bool) -> dict:
+    """How a gifter appears to the room as a gift's sender."""
     if anonymous:
         return {"handle": None, "name": "Anonymous", "anonymous": True}
-    profile = user.profile
     return {"handle": profile.handle, "name": profile.name, "anonymous": False}
+
+
+def ranking_label(profile, *, anonymous: bool) -> dict:
+    """How a gifter shows in rankings: as a sender, and "Anonymous" if they opted out."""
+    return sender_label(profile, anonymous=anonymous or profile.hide_from_rankings)
 
 
 def ranking(*, stream: Stream | int, limit: int = 10) -> tuple[list[dict], int]:
@@ -39,26 +43,20 @@ def ranking(*, stream: Stream | int, limit: int = 10) -> tuple[list[dict], int]:
     gifters = StreamGifter.objects.filter(stream=stream)
     total = gifters.aggregate(total=Sum("coins"))["total"] or 0
     rows = gifters.select_related("sender__profile").order_by("-coins", "pk")[:limit]
-    entries = [{**gifter_label(row), "coins": row.coins} for row in rows]
+    entries = [
+        {**ranking_label(row.sender.profile, anonymous=row.anonymous), "coins": row.coins}
+        for row in rows
+    ]
     return entries, total
 
 
 def board_gifters(*, stream_id: int) -> list[Gifter]:
     """Every gifter of the stream, as lines of the room's live board (realtime)."""
     rows = StreamGifter.objects.filter(stream_id=stream_id).select_related("sender__profile")
-    return [Gifter(row.pk, row.coins, gifter_label(row)) for row in rows]
-
-
-def gifter_label(row: StreamGifter) -> dict:
-    profile = row.sender.profile
-    return ranking_label(profile, anonymous=row.anonymous)
-
-
-def ranking_label(profile, *, anonymous: bool) -> dict:
-    """How a gifter shows in rankings; anonymous sends and opted-out fans as "Anonymous"."""
-    if anonymous or profile.hide_from_rankings:
-        return {"handle": None, "name": "Anonymous", "anonymous": True}
-    return {"handle": profile.handle, "name": profile.name, "anonymous": False}
+    return [
+        Gifter(row.pk, row.coins, ranking_label(row.sender.profile, anonymous=row.anonymous))
+        for row in rows
+    ]
 
 
 def top_gifters(*, stream: Stream, limit: int = 10) -> list[dict]:

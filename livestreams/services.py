@@ -224,7 +224,7 @@ def _gift_event(sent: SentGift) -> dict:
         "quantity": sent.quantity,
         "coins": sent.coins,
         "big": gift.is_big,
-        "sender": selectors.sender_label(sent.sender, anonymous=sent.anonymous),
+        "sender": selectors.sender_label(sent.sender.profile, anonymous=sent.anonymous),
     }
 
 

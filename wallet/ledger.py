@@ -418,16 +418,14 @@ def ledger_audit() -> AuditReport:
         report.problems.append(
             f"transaction {row['transaction_id']}: {row['account__unit']} entries sum to {row['total']}"
         )
-    # Entry.account has no database foreign key (see the model): check it here.
-    orphans = Entry.objects.filter(~Exists(Account.objects.filter(pk=OuterRef("account_id"))))
-    for entry_id, account_id in orphans.values_list("pk", "account_id")[:20]:
-        report.problems.append(f"entry {entry_id}: account {account_id} does not exist")
-    # Nor has Entry.transaction (see the model).
-    orphans = Entry.objects.filter(
-        ~Exists(Transaction.objects.filter(pk=OuterRef("transaction_id")))
-    )
-    for entry_id, txn_id in orphans.values_list("pk", "transaction_id")[:20]:
-        report.problems.append(f"entry {entry_id}: transaction {txn_id} does not exist")
+    # Entry.account and Entry.transaction have no database foreign key (see the model):
+    # check them here.
+    for model, field in ((Account, "account_id"), (Transaction, "transaction_id")):
+        orphans = Entry.objects.filter(~Exists(model.objects.filter(pk=OuterRef(field))))
+        for entry_id, missing in orphans.values_list("pk", field)[:20]:
+            report.problems.append(
+                f"entry {entry_id}: {model._meta.model_name} {missing} does not exist"
+            )
     short = Transaction.objects.annotate(n=Count("entries")).filter(n__lt=2)
     for txn_id in short.values_list("pk", flat=True):
         report.problems.append(f"transaction {txn_id}: fewer than two entries")

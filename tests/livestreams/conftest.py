@@ -25,8 +25,8 @@ class RoomFrames:
             self._pubsub.psubscribe(self._prefix + "*")
             assert self._pubsub.get_message(timeout=5)["type"] == "psubscribe"
 
-    def _caught(self, function, group, messages):
-        self._heard.extend((group, event) for message in messages for event in message["events"])
+    def _caught(self, function, group, message):
+        self._heard.extend((group, event) for event in message["events"])
 
     def of(self, stream_id: int) -> list[dict]:
         """The frames sent to one room, in the order they were sent."""
