@@ -34,6 +34,7 @@ from _common import (  # noqa: E402
     REDIS_OPTION,
     ROOT,
     SERVER,
+    CpuMeter,
     bench_args,
     django_setup,
     drop_databases,
@@ -164,10 +165,14 @@ def run_sockets(ports, rooms, fans, keys, seconds: int) -> float:
         )
 
     start = time.time()
-    asyncio.run(main())
+    with CpuMeter() as cpu:
+        asyncio.run(main())
     elapsed = time.time() - start
     total = sum(counts)
-    print(f"  {len(set(rooms))} room(s): {total / elapsed:,.0f} gifts/s over websockets")
+    print(
+        f"  {len(set(rooms))} room(s): {total / elapsed:,.0f} gifts/s over websockets "
+        f"(CPU busy {cpu.busy:.0%})"
+    )
     return total / elapsed
 
 

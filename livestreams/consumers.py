@@ -11,6 +11,7 @@ import json
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.functional import LazyObject, empty
 
 from wallet.exceptions import WalletError
 
@@ -24,6 +25,13 @@ def _error(code: str, message: str, key: str | None = None) -> dict:
     if key is not None:
         frame["key"] = key
     return frame
+
+
+def _unwrapped(user):
+    """The user AuthMiddleware found, out of its lazy wrapper: it is read on every frame and
+    every gift, and each attribute read through the wrapper costs a proxy call."""
+    wrapped = getattr(user, "_wrapped", empty) if isinstance(user, LazyObject) else user
+    return user if wrapped is empty else wrapped
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
@@ -43,7 +51,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
-        self.user = self.scope.get("user")
+        self.user = _unwrapped(self.scope.get("user"))
         stream = await database_sync_to_async(Stream.objects.filter(pk=self.stream_id).first)()
         if stream is None:
             await self.close(code=4404)
@@ -179,19 +187,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # ------------------------------------------------------------------ frames out
 
     async def room_events(self, message: dict):
-        """Frames broadcast to the room (realtime.broadcast), in their `seq` order."""
-        for event in message["events"]:
-            if event.get("type") == "moderation" and event.get("action") == RoomBan.Kind.BAN:
-                me = (
-                    getattr(self.user, "profile", None)
-                    if self.user and self.user.is_authenticated
-                    else None
-                )
-                if me is not None and event["user"]["handle"] == me.handle:
-                    await self.send_json(event)
+        """Frames broadcast to the room (realtime.broadcast), in their `seq` order, each as the
+        text every viewer is sent. A viewer who is banned gets the ban, then is let go."""
+        for text in message["frames"]:
+            await self.send(text_data=text)
+            if self.handle is not None and '"moderation"' in text:  # only then worth parsing
+                event = json.loads(text)
+                if (
+                    event.get("type") == "moderation"
+                    and event.get("action") == RoomBan.Kind.BAN
+                    and event["user"]["handle"] == self.handle
+                ):
                     await self.close(code=4403)
                     return
-            await self.send_json(event)
 
     async def send_json(self, content: dict):
         await self.send(text_data=json.dumps(content, separators=(",", ":")))

@@ -89,14 +89,16 @@ def current_seq(stream_id: int) -> int:
 # the frames, in the channel layer's own message format: numbering and sending are one step,
 # so a room's frames go out in `seq` order whichever process sent them, and the send costs
 # no round trip or event-loop turn of its own. Frames arrive as JSON objects and fields are
-# put in front of their text, so nothing is parsed or re-encoded here.
+# put in front of their text, so nothing is parsed or re-encoded here; the message carries
+# each frame as the text every viewer is sent (see _send).
 _PUBLISH_LUA = """
 local function stamp(json, fields)
   return '{' .. fields .. ',' .. string.sub(json, 2)
 end
 local function publish(channel, frames)
   if channel ~= '' then
-    redis.call('PUBLISH', channel, '{"type":"room.events","events":[' .. table.concat(frames, ',') .. ']}')
+    for i = 1, #frames do frames[i] = cjson.encode(frames[i]) end
+    redis.call('PUBLISH', channel, '{"type":"room.events","frames":[' .. table.concat(frames, ',') .. ']}')
   end
 end
 """
@@ -330,7 +332,9 @@ def _send(stream_id: int, events, last: int) -> list[dict]:
     first = last - len(events) + 1
     stamped = [{**event, "seq": first + i} for i, event in enumerate(events)]
     # One channel-layer message per broadcast, however many frames: one publish on Redis.
-    _run(_group_send, group_name(stream_id), {"type": "room.events", "events": stamped})
+    # Each frame goes as its text, encoded once here rather than once for every viewer.
+    message = {"type": "room.events", "frames": [_encode(event) for event in stamped]}
+    _run(_group_send, group_name(stream_id), message)
     return stamped
 
 

@@ -26,13 +26,14 @@ class RoomFrames:
             assert self._pubsub.get_message(timeout=5)["type"] == "psubscribe"
 
     def _caught(self, function, group, message):
-        self._heard.extend((group, event) for event in message["events"])
+        self._heard.extend((group, json.loads(text)) for text in message["frames"])
 
     def of(self, stream_id: int) -> list[dict]:
         """The frames sent to one room, in the order they were sent."""
         while self._pubsub and (message := self._pubsub.get_message(timeout=0.05)):
             group = message["channel"].decode().removeprefix(self._prefix)
-            self._heard.extend((group, event) for event in json.loads(message["data"])["events"])
+            frames = json.loads(message["data"])["frames"]
+            self._heard.extend((group, json.loads(text)) for text in frames)
         return [event for group, event in self._heard if group == realtime.group_name(stream_id)]
 
     def close(self):
