@@ -7,15 +7,20 @@ access), a quarter of a gift's budget (bench/ledger_throughput.py). It is the sa
 connection, so the same transaction: in autocommit the statement commits itself; inside an
 atomic block it joins the open transaction. Errors come back as Django's database errors
 with psycopg's (carrying the SQLSTATE) as their cause.
+
+`aprepared_row` is the same for async code (the room's websocket): the statement goes out on
+a connection of the event loop's own and is awaited there, with no hop to a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import weakref
 from collections.abc import Sequence
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from psycopg import Cursor, errors, pq
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from psycopg import AsyncConnection, Cursor, OperationalError, errors, pq
 
 _prepared: dict[bytes, weakref.WeakSet] = {}  # statement name -> connections holding it
 
@@ -90,6 +95,85 @@ def _prepared_row(conn, name: str, sql: str, args: Sequence[str | None]) -> list
             None if (value := result.get_value(0, i)) is None else value.decode()
             for i in range(result.nfields)
         ]
+
+
+# ----------------------------------------------------------------------------- async
+
+ASYNC_CONNECTIONS = 16  # at most this many statements in flight per event loop and database
+_loops: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {alias: _LoopPool}
+
+
+class _LoopPool:
+    """One event loop's connections to one database: idle ones kept for the next statement,
+    at most ASYNC_CONNECTIONS in use at once."""
+
+    def __init__(self):
+        self.idle: list[AsyncConnection] = []
+        self.slots = asyncio.Semaphore(ASYNC_CONNECTIONS)
+
+
+async def _open(using: str) -> AsyncConnection:
+    """A connection with the settings Django's own would have: autocommit, its time zone."""
+    wrapper = connections[using]
+    params = {
+        key: value
+        for key, value in wrapper.get_connection_params().items()
+        if key not in ("context", "cursor_factory")  # Django's sync adapters and cursor
+    }
+    conn = await AsyncConnection.connect(**params, autocommit=True)
+    await conn.execute("SELECT set_config('TimeZone', %s, false)", [wrapper.timezone_name])
+    return conn
+
+
+@contextlib.asynccontextmanager
+async def _connection(using: str, *, fresh: bool = False):
+    pools = _loops.setdefault(asyncio.get_running_loop(), {})
+    pool = pools.get(using) or pools.setdefault(using, _LoopPool())
+    async with pool.slots:
+        kept = None if fresh or not pool.idle else pool.idle.pop()
+        conn = kept or await _open(using)
+        try:
+            yield conn, kept is not None
+        finally:
+            if conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                await conn.close()
+            else:
+                pool.idle.append(conn)
+
+
+async def aprepared_row(
+    sql: str, args: Sequence[str | None], *, using: str = DEFAULT_DB_ALIAS
+) -> list[str | None] | None:
+    """prepared_row for async code: `sql` on a connection of this event loop's own, in
+    autocommit (it is its own transaction), prepared once per connection; the first row as
+    text. Errors come back as Django's DatabaseError with psycopg's as their cause.
+
+    A kept connection the server has since closed fails on its first use; the statement is
+    then sent once more on a new one. Only statements that may safely run twice belong
+    here (a gift carries its idempotency key: a second run replays the first)."""
+    for fresh in (False, True):
+        kept = broken = False
+        try:
+            async with _connection(using, fresh=fresh) as (conn, kept):
+                try:
+                    cursor = await conn.execute(sql, args, prepare=True)
+                    row = await cursor.fetchone()
+                finally:
+                    broken = conn.broken
+            return None if row is None else [_text(v) for v in row]
+        except errors.Error as exc:
+            if not (isinstance(exc, OperationalError) and kept and broken):
+                raise DatabaseError(str(exc)) from exc
+    raise AssertionError("unreachable: the second try is on a new connection")
+
+
+def aconnections_close() -> None:
+    """Close every event loop's kept connections (tests: before the database is dropped)."""
+    for pools in list(_loops.values()):
+        for pool in pools.values():
+            while pool.idle:
+                pool.idle.pop().pgconn.finish()
+    _loops.clear()
 
 
 def postgresql_only(*statements: str):

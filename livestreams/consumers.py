@@ -129,10 +129,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
             return
         try:
-            # Not thread-sensitive: gifts from every room of this process run side by side
-            # on the thread pool (each thread keeps its own database connection) instead of
-            # queuing on the one shared thread.
-            result = await database_sync_to_async(services.gift_send, thread_sensitive=False)(
+            result = await services.agift_send(
                 sender=self.user, stream_id=self.stream_id, gift_slug=gift, quantity=quantity,
                 key=key or "", anonymous=bool(frame.get("anonymous", False)),
             )  # fmt: skip

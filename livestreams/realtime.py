@@ -14,7 +14,9 @@ import weakref
 from collections.abc import Callable
 from typing import NamedTuple
 
+import redis.asyncio
 from asgiref.sync import SyncToAsync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -63,9 +65,23 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return [_incr(key, by, timeout=timeout) for key, by, timeout in counters]
+    return [
+        int(value) for value in _script(backend, _COUNT_SCRIPT)(*_count_call(backend, counters))
+    ]
+
+
+async def _acount(*counters: tuple[str, int, int | None]) -> list[int]:
+    """_count for async code, awaited on the event loop's own Redis client."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return _count(*counters)  # the in-process cache: no I/O to wait for
+    answer = await _ascript(backend, _COUNT_SCRIPT)(*_count_call(backend, counters))
+    return [int(value) for value in answer]
+
+
+def _count_call(backend: RedisCache, counters) -> tuple[list[str], list]:
     keys = [backend.make_and_validate_key(key) for key, _, _ in counters]
-    args = [arg for _, by, timeout in counters for arg in (by, timeout or 0)]
-    return [int(value) for value in _script(backend, _COUNT_SCRIPT)(keys, args)]
+    return keys, [arg for _, by, timeout in counters for arg in (by, timeout or 0)]
 
 
 def _script(backend: RedisCache, source: str):
@@ -77,6 +93,23 @@ def _script(backend: RedisCache, source: str):
     script = scripts.get(source)
     if script is None:
         script = scripts[source] = backend._cache.get_client(write=True).register_script(source)
+    return script
+
+
+_aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> (client, scripts)
+
+
+def _ascript(backend: RedisCache, source: str):
+    """_script for async code: the script on a redis.asyncio client of the running event
+    loop's own (to the cache's server), awaited there with no hop to a worker thread."""
+    loop = asyncio.get_running_loop()
+    client, scripts = _aclients.get(loop) or (None, None)
+    if client is None:
+        client = redis.asyncio.Redis.from_url(backend._servers[0])
+        client, scripts = _aclients[loop] = (client, {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = client.register_script(source)
     return script
 
 
@@ -286,33 +319,68 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     not all there. Elsewhere (one process, no Redis) `ranking` is read each time. Returns
     the frame as sent, in a list as `broadcast` does.
     """
-    combo_key = f"room:{stream_id}:combo:{sender_id}:{slug}"
-    seq_key = f"room:{stream_id}:seq"
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        combo, last = _count((combo_key, quantity, COMBO_SECONDS), (seq_key, 1, None))
+        combo, last = _count(
+            (f"room:{stream_id}:combo:{sender_id}:{slug}", quantity, COMBO_SECONDS),
+            (f"room:{stream_id}:seq", 1, None),
+        )
         top, total = ranking()
-        standing = {"top": top, "coins": total}
-    else:
-        channel = _channel(stream_id)
-        keys = [backend.make_and_validate_key(combo_key), backend.make_and_validate_key(seq_key)]
-        keys += _board_keys(backend, stream_id)
-        answer = _script(backend, _GIFT_SCRIPT)(keys, [
-            quantity, COMBO_SECONDS, _member(gifter.id), gifter.coins, _encode(gifter.label),
-            RANKING_SIZE, BOARD_SECONDS, _encode(gift), channel,
-        ])  # fmt: skip
-        combo, last = int(answer[0]), int(answer[1])
-        if len(answer) > 2:
-            standing = _ranking_of(answer[2:])
-        else:
-            args = [a for g in gifters() for a in (_member(g.id), g.coins, _encode(g.label))]
-            answer = _script(backend, _SEED_SCRIPT)(keys[2:], [
-                RANKING_SIZE, BOARD_SECONDS, channel, _encode(gift), combo, last, *args
-            ])  # fmt: skip
-            standing = _ranking_of(answer)
-        if channel:
-            return [{**gift, "combo": combo, "seq": last, "ranking": standing}]
-    return _send(stream_id, [{**gift, "combo": combo, "ranking": standing}], last)
+        return _send(
+            stream_id, [{**gift, "combo": combo, "ranking": {"top": top, "coins": total}}], last
+        )
+    keys, args = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    answer = _script(backend, _GIFT_SCRIPT)(keys, args)
+    if len(answer) == 2:  # the board is not all there: rebuilt from the database
+        answer += _script(backend, _SEED_SCRIPT)(keys[2:], _seed_args(args, answer, gifters()))
+    frame = _gift_frame(gift, answer)
+    if args[-1]:  # the script published it
+        return [frame]
+    return _send(stream_id, [frame], frame.pop("seq"))
+
+
+async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
+                          gifter: Gifter, gifters: Callable[[], list[Gifter]]) -> list[dict]:  # fmt: skip
+    """broadcast_gift for async code, on Redis only (boards_kept()): the same scripts,
+    awaited on the event loop. `gifters`, read only to rebuild a board, runs on a worker
+    thread (it reads the database)."""
+    backend = caches["default"]
+    keys, args = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    answer = await _ascript(backend, _GIFT_SCRIPT)(keys, args)
+    if len(answer) == 2:
+        rows = await database_sync_to_async(gifters, thread_sensitive=False)()
+        answer += await _ascript(backend, _SEED_SCRIPT)(keys[2:], _seed_args(args, answer, rows))
+    frame = _gift_frame(gift, answer)
+    if not args[-1]:  # a channel layer the script can't publish to: sent from here
+        await _group_send(group_name(stream_id), _message([frame]))
+    return [frame]
+
+
+def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
+               quantity: int, gifter: Gifter) -> tuple[list[str], list]:  # fmt: skip
+    """The gift script's keys and arguments (the last: the channel it publishes to, or "")."""
+    keys = [
+        backend.make_and_validate_key(f"room:{stream_id}:combo:{sender_id}:{slug}"),
+        backend.make_and_validate_key(f"room:{stream_id}:seq"),
+        *_board_keys(backend, stream_id),
+    ]
+    args = [
+        quantity, COMBO_SECONDS, _member(gifter.id), gifter.coins, _encode(gifter.label),
+        RANKING_SIZE, BOARD_SECONDS, _encode(gift), _channel(stream_id),
+    ]  # fmt: skip
+    return keys, args
+
+
+def _seed_args(gift_args: list, answer: list, gifters: list[Gifter]) -> list:
+    """The rebuild script's arguments, after a gift script answered {combo, seq} alone."""
+    rows = [a for g in gifters for a in (_member(g.id), g.coins, _encode(g.label))]
+    return [RANKING_SIZE, BOARD_SECONDS, gift_args[-1], gift_args[-2], *answer, *rows]
+
+
+def _gift_frame(gift: dict, answer: list) -> dict:
+    """The gift's frame from the scripts' answer: combo, seq, then the board's total and top."""
+    combo, seq = int(answer[0]), int(answer[1])
+    return {**gift, "combo": combo, "seq": seq, "ranking": _ranking_of(answer[2:])}
 
 
 def boards_kept() -> bool:
@@ -332,10 +400,14 @@ def _send(stream_id: int, events, last: int) -> list[dict]:
     first = last - len(events) + 1
     stamped = [{**event, "seq": first + i} for i, event in enumerate(events)]
     # One channel-layer message per broadcast, however many frames: one publish on Redis.
-    # Each frame goes as its text, encoded once here rather than once for every viewer.
-    message = {"type": "room.events", "frames": [_encode(event) for event in stamped]}
-    _run(_group_send, group_name(stream_id), message)
+    _run(_group_send, group_name(stream_id), _message(stamped))
     return stamped
+
+
+def _message(stamped: list[dict]) -> dict:
+    """The channel-layer message taking frames to a room (RoomConsumer.room_events): each
+    frame as its text, encoded once here rather than once for every viewer."""
+    return {"type": "room.events", "frames": [_encode(event) for event in stamped]}
 
 
 async def _group_send(group: str, message: dict) -> None:
@@ -392,9 +464,20 @@ def broadcast_on_commit(stream_id: int, event: dict) -> None:
 
 def rate_limited(scope: str, user_id: int, spec: str) -> bool:
     """True when `user_id` has used up `spec` ("count/seconds") in the current window."""
+    counter, count = _rate_counter(scope, user_id, spec)
+    return _count(counter)[0] > count
+
+
+async def arate_limited(scope: str, user_id: int, spec: str) -> bool:
+    """rate_limited for async code."""
+    counter, count = _rate_counter(scope, user_id, spec)
+    return (await _acount(counter))[0] > count
+
+
+def _rate_counter(scope: str, user_id: int, spec: str) -> tuple[tuple[str, int, int], int]:
     count, seconds = (int(part) for part in spec.split("/"))
     window = int(time.time() // seconds)
-    return _count((f"rl:{scope}:{user_id}:{window}", 1, seconds * 2))[0] > count
+    return (f"rl:{scope}:{user_id}:{window}", 1, seconds * 2), count
 
 
 def viewers_join(stream_id: int) -> int:

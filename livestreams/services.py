@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import creator_eligibility
-from config.pgcall import prepared_row
+from config.pgcall import aprepared_row, prepared_row
 from wallet.ledger import OwnerLeg, database_refusal, transfer_post
 from wallet.models import SYSTEM_ACCOUNT_IDS, Purpose, TransactionKind
 
@@ -81,6 +82,12 @@ def _valid_key(key: str) -> str:
         raise errors.error(errors.BAD_KEY) from None
 
 
+def _valid_quantity(quantity) -> None:
+    high = settings.GIFT_MAX_QUANTITY
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= high:
+        raise errors.error(errors.QUANTITY, high=high)
+
+
 def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
               anonymous: bool = False, fast: bool | None = None) -> GiftResult:  # fmt: skip
     """Send `quantity` of a gift to a live stream's creator, once per (sender, key).
@@ -94,9 +101,7 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
     trip; migration 0006); elsewhere (SQLite) the ORM path below. Both write the same rows.
     """
     key = _valid_key(key)
-    high = settings.GIFT_MAX_QUANTITY
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= high:
-        raise errors.error(errors.QUANTITY, high=high)
+    _valid_quantity(quantity)
     if fast if fast is not None else connection.vendor == "postgresql":
         return _gift_send_one_call(
             sender=sender, stream_id=int(stream_id), gift_slug=str(gift_slug), quantity=quantity,
@@ -168,48 +173,134 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
     one database call; the room hears of it after commit."""
     if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
         raise errors.error(errors.RATE_LIMITED)
-    args = (
+    args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
+    try:
+        row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
+    except DatabaseError as exc:
+        if refusal := _gift_post_refusal(exc):
+            raise refusal from None
+        raise
+    posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
+    if posted.replayed:
+        sent = SentGift.objects.select_related("gift").get(pk=posted.sent_id)
+        return GiftResult(sent, True, posted.balance, {})
+    sent, event = posted.sent, posted.event
+    transaction.on_commit(
+        lambda: _gift_announce(sent, event, posted.gifter_id, posted.gifter_coins)
+    )
+    return GiftResult(sent, False, posted.balance, event)
+
+
+async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
+                     anonymous: bool = False) -> GiftResult:  # fmt: skip
+    """gift_send for async callers (the room's websocket). The same checks and the same one
+    database call, but on PostgreSQL with the rooms on Redis every wait (rate limit, the
+    gift, its broadcast) is awaited on the event loop, with no hop to a worker thread and
+    back: under load that hop, and the threads' contention for the interpreter, cost more
+    than the gift itself (bench/websocket_gifts.py). Elsewhere gift_send runs on a worker
+    thread. `sender`'s profile is read here, so it is loaded on a thread if it is not yet.
+    """
+    if connection.vendor != "postgresql" or not realtime.boards_kept():
+        return await database_sync_to_async(gift_send, thread_sensitive=False)(
+            sender=sender, stream_id=stream_id, gift_slug=gift_slug, quantity=quantity, key=key,
+            anonymous=anonymous,
+        )  # fmt: skip
+    key = _valid_key(key)
+    _valid_quantity(quantity)
+    stream_id, gift_slug, anonymous = int(stream_id), str(gift_slug), bool(anonymous)
+    if not type(sender).profile.is_cached(sender):
+        await database_sync_to_async(lambda: sender.profile)()
+    if await realtime.arate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+    args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
+    try:
+        row = await aprepared_row(GIFT_POST_SQL, args)
+    except DatabaseError as exc:
+        if refusal := _gift_post_refusal(exc):
+            raise refusal from None
+        raise
+    posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
+    if posted.replayed:
+        sent = await database_sync_to_async(
+            SentGift.objects.select_related("gift").get, thread_sensitive=False
+        )(pk=posted.sent_id)
+        return GiftResult(sent, True, posted.balance, {})
+    sent, event = posted.sent, posted.event
+    # The call was its own transaction, committed by now: the room hears of it.
+    stamped = await realtime.abroadcast_gift(
+        stream_id, event, **_announcement(sent, posted.gifter_id, posted.gifter_coins)
+    )
+    event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+    return GiftResult(sent, False, posted.balance, event)
+
+
+def _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous) -> tuple[str, ...]:
+    """gift_post's arguments, as text."""
+    return (
         str(sender.pk), str(stream_id), gift_slug, str(quantity), key,
         "t" if anonymous else "f", str(settings.CREATOR_SHARE),
         str(SYSTEM_ACCOUNT_IDS[Purpose.COINS_SPENT]), str(SYSTEM_ACCOUNT_IDS[Purpose.DIAMONDS_ISSUED]),
     )  # fmt: skip
-    try:
-        row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
-    except DatabaseError as exc:
-        state = getattr(exc.__cause__, "sqlstate", None)
-        if state in GIFT_POST_REFUSALS:
-            raise errors.error(GIFT_POST_REFUSALS[state]) from None
-        if refusal := database_refusal(exc):
-            raise refusal from None
-        raise
+
+
+def _gift_post_refusal(exc: DatabaseError) -> Exception | None:
+    """The RoomError or wallet error a gift_post failure stands for (None: not a refusal)."""
+    state = getattr(exc.__cause__, "sqlstate", None)
+    if state in GIFT_POST_REFUSALS:
+        return errors.error(GIFT_POST_REFUSALS[state])
+    return database_refusal(exc)
+
+
+@dataclass(frozen=True)
+class _Posted:
+    replayed: bool
+    balance: int
+    sent_id: int
+    sent: SentGift | None = None
+    event: dict | None = None
+    gifter_id: int = 0
+    gifter_coins: int = 0
+
+
+def _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous) -> _Posted:
+    """What a gift_post row says: a replay (the first send's id), or the new SentGift (built
+    from the row, not read back) with its room frame and the sender's new running total."""
     (sent_id, replayed, balance, gift_id, name, artwork, unit_coins, coins, diamonds, txn_id,
      created_at, gifter_id, gifter_coins) = row  # fmt: skip
     if replayed == "t":
-        sent = SentGift.objects.select_related("gift").get(pk=sent_id)
-        return GiftResult(sent, True, int(balance), {})
+        return _Posted(True, int(balance), int(sent_id))
     gift = Gift(pk=int(gift_id), slug=gift_slug, name=name, artwork=artwork, coins=int(unit_coins))
     sent = SentGift(
         pk=int(sent_id), stream_id=stream_id, sender=sender, gift=gift, quantity=quantity,
         coins=int(coins), diamonds=int(diamonds), key=key, anonymous=anonymous,
         transaction_id=int(txn_id), created_at=parse_datetime(created_at),
     )  # fmt: skip
-    event = _gift_event(sent)
-    transaction.on_commit(lambda: _gift_announce(sent, event, int(gifter_id), int(gifter_coins)))
-    return GiftResult(sent, False, int(balance), event)
+    return _Posted(
+        False, int(balance), sent.pk, sent, _gift_event(sent), int(gifter_id), int(gifter_coins)
+    )
 
 
 def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: int) -> None:
     """After commit (only committed gifts count toward a combo or reach the room): the gift,
     with the room's new ranking (the sender's new running total goes on the room's board), to
     the room; its combo and ranking are also noted on `event`."""
-    label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
     stamped = realtime.broadcast_gift(
-        sent.stream_id, event, sender_id=sent.sender_id, slug=sent.gift.slug,
-        quantity=sent.quantity, gifter=realtime.Gifter(gifter_id, gifter_coins, label),
-        gifters=lambda: selectors.board_gifters(stream_id=sent.stream_id),
+        sent.stream_id, event, **_announcement(sent, gifter_id, gifter_coins),
         ranking=lambda: selectors.ranking(stream=sent.stream_id, limit=realtime.RANKING_SIZE),
     )  # fmt: skip
     event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+
+
+def _announcement(sent: SentGift, gifter_id: int, gifter_coins: int) -> dict:
+    """What broadcast_gift is told of a committed gift, besides the room and the frame."""
+    label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
+    return {
+        "sender_id": sent.sender_id,
+        "slug": sent.gift.slug,
+        "quantity": sent.quantity,
+        "gifter": realtime.Gifter(gifter_id, gifter_coins, label),
+        "gifters": lambda: selectors.board_gifters(stream_id=sent.stream_id),
+    }
 
 
 def _gift_event(sent: SentGift) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from config.pgcall import aconnections_close
 from tests.accounts.factories import UserFactory
 from wallet.ledger import ledger_audit
 
@@ -15,6 +16,14 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _async_connections_closed():
+    # Each test's event loop kept its own database connections (the websocket's gifts):
+    # closed with it, so that no session outlives its test or holds the test database.
+    yield
+    aconnections_close()
 
 
 @pytest.fixture

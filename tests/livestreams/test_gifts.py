@@ -100,22 +100,32 @@ def test_same_key_for_another_gift_is_refused():
     assert account_balance(wallet_of(fan)) == 49
 
 
-@pytest.mark.parametrize(
-    ("setup", "code"),
-    [
-        ("poor", "insufficient_funds"),
-        ("ended", "not_live"),
-        ("inactive", "gift_unavailable"),
-        ("unknown", "gift_unavailable"),
-        ("banned", "banned"),
-        ("self", "self_gift"),
-        ("zero", "bad_quantity"),
-        ("too_many", "bad_quantity"),
-        ("bad_key", "bad_key"),
-        ("frozen", "wallet_frozen"),
-    ],
-)
+REFUSALS = [
+    ("poor", "insufficient_funds"),
+    ("ended", "not_live"),
+    ("inactive", "gift_unavailable"),
+    ("unknown", "gift_unavailable"),
+    ("banned", "banned"),
+    ("self", "self_gift"),
+    ("zero", "bad_quantity"),
+    ("too_many", "bad_quantity"),
+    ("bad_key", "bad_key"),
+    ("frozen", "wallet_frozen"),
+]
+
+
+@pytest.mark.parametrize(("setup", "code"), REFUSALS)
 def test_refusals_change_nothing(setup, code):
+    fan, stream, args = refusal_case(setup)
+    before = account_balance(wallet_of(fan))
+    with pytest.raises((room_errors.RoomError, wallet_errors.WalletError)) as info:
+        _send(fan, stream, args["slug"], quantity=args["quantity"], key=args["key"])
+    assert info.value.code == code
+    assert_nothing_moved(fan, before)
+
+
+def refusal_case(setup: str):
+    """A fan, a live stream and a send (slug, quantity, key) that `setup` makes refused."""
     stream = live_stream()
     fan = fan_with(0 if setup == "poor" else 100)
     args = {"slug": "perfume", "quantity": 1, "key": None}
@@ -137,10 +147,10 @@ def test_refusals_change_nothing(setup, code):
         args["key"] = "not-a-uuid"
     elif setup == "frozen":
         Account.objects.filter(pk=wallet_of(fan).pk).update(frozen=True)
-    before = account_balance(wallet_of(fan))
-    with pytest.raises((room_errors.RoomError, wallet_errors.WalletError)) as info:
-        _send(fan, stream, args["slug"], quantity=args["quantity"], key=args["key"])
-    assert info.value.code == code
+    return fan, stream, args
+
+
+def assert_nothing_moved(fan, before: int) -> None:
     assert account_balance(wallet_of(fan)) == before
     assert not SentGift.objects.exists()
     assert not Transaction.objects.filter(kind=TransactionKind.GIFT).exists()

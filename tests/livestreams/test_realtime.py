@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
@@ -28,14 +29,24 @@ def _label(name):
     return {"handle": name, "name": name.title(), "anonymous": False}
 
 
+@pytest.fixture(params=["sync", "async"])
+def room(request, room_frames):
+    """A room announced to by broadcast_gift, or by abroadcast_gift (the websocket's gifts,
+    on Redis only)."""
+    if request.param == "async" and not realtime.boards_kept():
+        pytest.skip("abroadcast_gift is for rooms on Redis (set REDIS_URL)")
+    return Room(room_frames, request.param)
+
+
 class Room:
     """A room's gifters as the database holds them, and what broadcast_gift sends to it."""
 
-    def __init__(self, room_frames):
+    def __init__(self, room_frames, mode="sync"):
         self.id = time.time_ns() % 10**9
         self.rows: dict[int, realtime.Gifter] = {}
         self.reads = 0
         self.frames = lambda: room_frames.of(self.id)
+        self.mode = mode
 
     def gifters(self):
         self.reads += 1
@@ -57,10 +68,14 @@ class Room:
 
     def announce(self, row, *, sender_id=7, slug="rose", quantity=1):
         """The gift's frame as sent, and the ranking in it."""
-        (gift,) = realtime.broadcast_gift(
-            self.id, {"type": "gift"}, sender_id=sender_id, slug=slug, quantity=quantity,
-            gifter=row, gifters=self.gifters, ranking=self.ranking,
-        )  # fmt: skip
+        told = {"sender_id": sender_id, "slug": slug, "quantity": quantity, "gifter": row,
+                "gifters": self.gifters}  # fmt: skip
+        if self.mode == "async":
+            (gift,) = async_to_sync(realtime.abroadcast_gift)(self.id, {"type": "gift"}, **told)
+        else:
+            (gift,) = realtime.broadcast_gift(
+                self.id, {"type": "gift"}, **told, ranking=self.ranking
+            )
         return gift, gift["ranking"]
 
 
@@ -68,8 +83,7 @@ def _top(ranking):
     return [(line["handle"], line["coins"]) for line in ranking["top"]], ranking["coins"]
 
 
-def test_gift_broadcast_stamps_combo_and_consecutive_seq(room_frames):
-    room = Room(room_frames)
+def test_gift_broadcast_stamps_combo_and_consecutive_seq(room):
     realtime.broadcast(room.id, {"type": "viewers", "count": 1})
     gift, ranking = room.gift(1, "ann", 2, quantity=2)
     again, _ = room.gift(1, "ann", 3, quantity=3)
@@ -91,8 +105,7 @@ def test_gift_broadcast_stamps_combo_and_consecutive_seq(room_frames):
     assert other["ranking"] == {"top": [{**_label("ann"), "coins": 6}], "coins": 6}
 
 
-def test_ranking_follows_every_gift_in_coins_then_row_order(room_frames):
-    room = Room(room_frames)
+def test_ranking_follows_every_gift_in_coins_then_row_order(room):
     room.gift(5, "eve", 10)
     room.gift(2, "bob", 10)  # a tie: the older row (lower id) first
     room.gift(9, "zed", 4)
@@ -102,8 +115,7 @@ def test_ranking_follows_every_gift_in_coins_then_row_order(room_frames):
     assert _top(ranking) == ([("kim", 21), ("bob", 10), ("eve", 10)], 45)
 
 
-def test_board_reads_the_database_only_to_build_itself(room_frames):
-    room = Room(room_frames)
+def test_board_reads_the_database_only_to_build_itself(room):
     room.rows[3] = realtime.Gifter(3, 50, _label("old"))  # gifted before the board existed
     _, ranking = room.gift(4, "new", 5)
     assert _top(ranking) == ([("old", 50), ("new", 5)], 55)
@@ -134,8 +146,7 @@ def test_room_frames_carry_any_text_intact(room_frames):
 
 
 @pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
-def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room_frames):
-    room = Room(room_frames)
+def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room):
     room.gift(1, "ann", 10)
     late = realtime.Gifter(1, 4, _label("ann"))  # an older total announced late
     _, ranking = room.announce(late)
@@ -156,8 +167,7 @@ def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room_fr
 
 
 @pytest.mark.skipif(not realtime.boards_kept(), reason="the board lives on Redis (set REDIS_URL)")
-def test_relabel_changes_a_line_of_an_existing_board_only(room_frames):
-    room = Room(room_frames)
+def test_relabel_changes_a_line_of_an_existing_board_only(room):
     realtime.board_relabel(room.id, 1, _label("ghost"))  # no board: nothing is made
     backend = caches["default"]
     client = backend._cache.get_client(write=True)
