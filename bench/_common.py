@@ -136,7 +136,10 @@ def compare_with_pgbench(
 
 def _process(work, pools, targets, seconds: float, start_at: float, queue) -> None:
     """A server-like process: its share of the workers as threads, the way an ASGI server runs
-    Django's sync code in a thread pool. Reports (operations, process CPU seconds, errors)."""
+    Django's sync code in a thread pool (or, for an async `work`, as tasks on one event loop).
+    Reports (operations, process CPU seconds, errors)."""
+    import asyncio
+    import inspect
     import threading
 
     django_setup()
@@ -153,14 +156,27 @@ def _process(work, pools, targets, seconds: float, start_at: float, queue) -> No
         finally:
             connection.close()
 
+    async def tasks() -> None:
+        """Async workers: tasks on one event loop, as a websocket server runs them."""
+        done = await asyncio.gather(*(work(pool, targets, deadline) for pool in pools),
+                                    return_exceptions=True)  # fmt: skip
+        for slot, result in enumerate(done):
+            if isinstance(result, BaseException):
+                failures.append(repr(result))
+            else:
+                results[slot] = result
+
     threads = [threading.Thread(target=thread, args=(i, pool)) for i, pool in enumerate(pools)]
     while time.time() < start_at:
         time.sleep(0.001)
     cpu0 = time.process_time()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if inspect.iscoroutinefunction(work):
+        asyncio.run(tasks())
+    else:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     queue.put((sum(results), time.process_time() - cpu0, failures))
 
 
@@ -168,8 +184,8 @@ def run_workers(
     work, pools: list, targets: list, *, seconds: int, processes: int, what: str
 ) -> float:
     """Run `work(pool, targets, deadline) -> operations` in one thread per pool (each its own
-    database connection), spread over `processes` processes; returns operations per second
-    and prints the Python CPU each one cost."""
+    database connection; an async `work` as one task per pool), spread over `processes`
+    processes; returns operations per second and prints the Python CPU each one cost."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")

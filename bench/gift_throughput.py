@@ -8,10 +8,11 @@ after-commit broadcast (combo, seq and the room's ranking board in one Redis scr
 the gift and ranking frames published on the Redis channel layer), as a deployment beyond
 one machine runs it; first spread over 1,000 live creators, then all to one hot creator.
 `--redis none` runs the single-process default instead (in-process cache and channel
-layer, the ranking read from the database per gift).
+layer, the ranking read from the database per gift). `--async` makes the workers tasks on
+one event loop per process, calling agift_send (the websocket's form of the service).
 
     .venv/bin/python bench/gift_throughput.py [--seconds 15] [--clients 8] [--history 100000]
-                                              [--processes N] [--redis URL|none]
+                                              [--processes N] [--redis URL|none] [--async]
 """
 
 from __future__ import annotations
@@ -62,15 +63,44 @@ def gifts(fans: list[int], streams: list[int], deadline: float) -> int:
     return done
 
 
+async def agifts(fans: list[int], streams: list[int], deadline: float) -> int:
+    """One async worker: the same gifts through agift_send (the websocket's form of the
+    service), awaited on the process's event loop."""
+    from channels.db import database_sync_to_async
+
+    from accounts.models import User
+    from livestreams.services import agift_send
+
+    users = await database_sync_to_async(
+        lambda: list(User.objects.filter(pk__in=fans).select_related("profile"))
+    )()
+    slugs = ["rose", "finger-heart", "perfume", "doughnut", "paper-crane"]
+    rng = random.Random()
+    done = 0
+    while time.time() < deadline:
+        await agift_send(sender=rng.choice(users), stream_id=rng.choice(streams),
+                         gift_slug=rng.choice(slugs), quantity=rng.randint(1, 3),
+                         key=str(uuid.uuid4()))  # fmt: skip
+        done += 1
+    return done
+
+
 def main() -> int:
-    args = bench_args(__doc__, extra=[REDIS_OPTION])
+    use_async = ("--async", {"action": "store_true", "dest": "use_async",
+                             "help": "workers as tasks on one event loop per process, calling agift_send"})  # fmt: skip
+    args = bench_args(__doc__, extra=[REDIS_OPTION, use_async])
     redis_use(args.redis)
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",
         run=lambda t: run_workers(
-            gifts, pools, t, seconds=args.seconds, processes=args.processes, what="gifts"
-        ),
+            agifts if args.use_async else gifts,
+            pools,
+            t,
+            seconds=args.seconds,
+            processes=args.processes,
+            what="gifts",
+        ),  # fmt: skip
         targets=streams,
         seconds=args.seconds,
         clients=args.clients,
