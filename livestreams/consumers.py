@@ -66,7 +66,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         self.joined = True
-        count = await database_sync_to_async(realtime.viewers_join)(self.stream_id)
+        count = await database_sync_to_async(realtime.viewers_join)(
+            self.stream_id, self.channel_name
+        )
         await database_sync_to_async(services.stream_viewers_seen)(
             stream_id=self.stream_id, count=count
         )
@@ -78,7 +80,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if getattr(self, "joined", False):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            count = await database_sync_to_async(realtime.viewers_leave)(self.stream_id)
+            count = await database_sync_to_async(realtime.viewers_leave)(
+                self.stream_id, self.channel_name
+            )
             await database_sync_to_async(realtime.broadcast)(
                 self.stream_id, {"type": "viewers", "count": count}
             )

@@ -480,16 +480,103 @@ def _rate_counter(scope: str, user_id: int, spec: str) -> tuple[tuple[str, int, 
     return (f"rl:{scope}:{user_id}:{window}", 1, seconds * 2), count
 
 
-def viewers_join(stream_id: int) -> int:
-    return _count((f"room:{stream_id}:viewers", 1, None))[0]
+# Viewers. On Redis a room's viewers are its open connections, in a sorted set scored by
+# when their process last vouched for them: every PRESENCE_BEAT seconds each process renews
+# the connections it holds, and a connection not renewed for PRESENCE_SECONDS no longer
+# counts. So a process that dies (killed, out of memory, a lost machine) takes its viewers
+# with it within a minute, instead of leaving them counted for good. Without Redis (one
+# process) the count is a counter in the process's own memory, which dies with it.
+PRESENCE_SECONDS = 60
+PRESENCE_BEAT = 20
+# KEYS[1] the room's set; ARGV[1] now, ARGV[2] 'join' or 'leave', then the connections.
+# Drops connections not renewed in time; the room's viewer count back.
+_PRESENCE_SCRIPT = """
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[3])
+for i = 4, #ARGV do
+  if ARGV[2] == 'join' then redis.call('ZADD', KEYS[1], now, ARGV[i]) else redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+redis.call('EXPIRE', KEYS[1], ttl)
+return redis.call('ZCARD', KEYS[1])
+"""
+_present: dict[int, set[str]] = {}  # this process's connections, by room
+_present_lock = threading.Lock()
 
 
-def viewers_leave(stream_id: int) -> int:
-    try:
-        return max(cache.decr(f"room:{stream_id}:viewers"), 0)
-    except ValueError:
-        return 0
+def _presence(backend: RedisCache, stream_id: int, action: str, connections) -> int:
+    key = backend.make_and_validate_key(f"room:{stream_id}:present")
+    args = [time.time(), action, PRESENCE_SECONDS, *connections]
+    return int(_script(backend, _PRESENCE_SCRIPT)([key], args))
+
+
+def viewers_join(stream_id: int, connection: str) -> int:
+    """`connection` (a websocket's channel name) is watching the room; the room's count."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return _count((f"room:{stream_id}:viewers", 1, None))[0]
+    with _present_lock:
+        _present.setdefault(stream_id, set()).add(connection)
+        _presence_beat_start()
+    return _presence(backend, stream_id, "join", [connection])
+
+
+def viewers_leave(stream_id: int, connection: str) -> int:
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        try:
+            return max(cache.decr(f"room:{stream_id}:viewers"), 0)
+        except ValueError:
+            return 0
+    with _present_lock:
+        room = _present.get(stream_id, set())
+        room.discard(connection)
+        if not room:
+            _present.pop(stream_id, None)
+    return _presence(backend, stream_id, "leave", [connection])
 
 
 def viewers(stream_id: int) -> int:
-    return max(cache.get(f"room:{stream_id}:viewers", 0), 0)
+    return viewers_of([stream_id])[stream_id]
+
+
+def viewers_of(stream_ids: list[int]) -> dict[int, int]:
+    """Viewer counts of several rooms, in one round trip."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        counts = cache.get_many([f"room:{pk}:viewers" for pk in stream_ids])
+        return {pk: max(counts.get(f"room:{pk}:viewers", 0), 0) for pk in stream_ids}
+    since = time.time() - PRESENCE_SECONDS
+    pipe = backend._cache.get_client(write=False).pipeline(transaction=False)
+    for pk in stream_ids:
+        pipe.zcount(backend.make_and_validate_key(f"room:{pk}:present"), since, "+inf")
+    return {pk: int(count) for pk, count in zip(stream_ids, pipe.execute(), strict=True)}
+
+
+def presence_beat() -> None:
+    """Renew this process's connections in every room it holds (run every PRESENCE_BEAT)."""
+    backend = caches["default"]
+    with _present_lock:
+        rooms = {stream_id: list(members) for stream_id, members in _present.items()}
+    for stream_id, members in rooms.items():
+        _presence(backend, stream_id, "join", members)
+
+
+_beat_thread: threading.Thread | None = None
+
+
+def _presence_beat_start() -> None:
+    """The process's heartbeat thread, started with its first viewer (under _present_lock)."""
+    global _beat_thread
+    if _beat_thread is not None and _beat_thread.is_alive():
+        return
+
+    def beat() -> None:
+        while True:
+            time.sleep(PRESENCE_BEAT)
+            try:
+                presence_beat()
+            except Exception:  # Redis away for a moment: the next beat tries again
+                logger.exception("viewer presence beat failed")
+
+    _beat_thread = threading.Thread(target=beat, name="giftcast-presence", daemon=True)
+    _beat_thread.start()

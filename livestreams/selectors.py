@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet, Sum
 
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
-from .realtime import Gifter
+from .realtime import Gifter, viewers_of
 
 
 def gift_catalogue() -> QuerySet[Gift]:
@@ -108,12 +108,10 @@ def chat_event(message: ChatMessage, *, level: int | None = None) -> dict:
 def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
     """Live streams with their viewer counts, most watched first; for a signed-in fan the
     creators they follow come first."""
-    from django.core.cache import cache
-
     from accounts.models import Follow
 
     streams = list(live_streams())
-    counts = cache.get_many([f"room:{s.pk}:viewers" for s in streams])
+    counts = viewers_of([s.pk for s in streams])
     followed: set[int] = set()
     if viewer.is_authenticated:
         followed = set(
@@ -121,10 +119,7 @@ def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
                 follower=viewer, followee_id__in=[s.creator_id for s in streams]
             ).values_list("followee_id", flat=True)
         )
-    rows = [
-        (s, max(counts.get(f"room:{s.pk}:viewers", 0), 0), s.creator_id in followed)
-        for s in streams
-    ]
+    rows = [(s, counts[s.pk], s.creator_id in followed) for s in streams]
     rows.sort(key=lambda row: (not row[2], -row[1], -row[0].started_at.timestamp()))
     return rows
 

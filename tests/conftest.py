@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from config.pgcall import aconnections_close
+from livestreams import realtime
 from tests.accounts.factories import UserFactory
 from wallet.ledger import ledger_audit
 
@@ -12,10 +13,12 @@ PASSWORD = "correct-horse-battery-staple"
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # allauth keeps its rate-limit counters in the cache: start every test with none.
+    # allauth keeps its rate-limit counters in the cache: start every test with none. Nor
+    # does a test leave viewers in this process's presence for the next one.
     cache.clear()
     yield
     cache.clear()
+    realtime._present.clear()
 
 
 @pytest.fixture(autouse=True)

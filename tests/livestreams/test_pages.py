@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.core.cache import cache
 
 from accounts.services import follow_create
+from livestreams import realtime
 from livestreams.models import Stream, StreamStatus
 from livestreams.services import gift_send
 from tests.accounts.factories import UserFactory
@@ -23,8 +23,9 @@ def test_discovery_orders_followed_first_then_by_viewers(client):
         live_stream(title="Quiet"),
     )
     Stream.objects.create(creator=creator(), title="Over", status=StreamStatus.ENDED)
-    cache.set(f"room:{popular.pk}:viewers", 50)
-    cache.set(f"room:{followed.pk}:viewers", 2)
+    for n in range(5):
+        realtime.viewers_join(popular.pk, f"viewer-{n}")
+    realtime.viewers_join(followed.pk, "viewer-a")
     fan = UserFactory()
     follow_create(follower=fan, followee=followed.creator)
     client.force_login(fan)

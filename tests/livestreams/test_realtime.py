@@ -184,3 +184,34 @@ def test_rate_limit_window(uses, limited):
     user = time.time_ns() % 10**9
     results = [realtime.rate_limited("test", user, "3/60") for _ in range(uses)]
     assert results[-1] is limited and not any(results[:3])
+
+
+def test_viewers_count_joins_and_leaves_and_many_rooms_in_one_read():
+    base = time.time_ns() % 10**9
+    assert realtime.viewers_join(base, "a") == 1
+    assert realtime.viewers_join(base, "b") == 2
+    assert realtime.viewers_join(base + 1, "c") == 1
+    assert realtime.viewers_leave(base, "a") == 1
+    assert realtime.viewers_of([base, base + 1, base + 2]) == {base: 1, base + 1: 1, base + 2: 0}
+    assert realtime.viewers(base) == 1
+
+
+@pytest.mark.skipif(not realtime.boards_kept(), reason="presence lives on Redis (set REDIS_URL)")
+def test_viewers_of_a_process_that_died_stop_counting(time_machine):
+    """A process renews its own viewers; one that died (never said they left) loses its
+    viewers once PRESENCE_SECONDS pass without a renewal, and only its own."""
+    room = time.time_ns() % 10**9
+    time_machine.move_to(1_900_000_000, tick=False)
+    realtime.viewers_join(room, "ours")
+    realtime.viewers_join(room, "theirs")
+    # The other process dies: its viewer is no longer this process's to renew.
+    realtime._present[room].discard("theirs")
+    time_machine.move_to(1_900_000_000 + realtime.PRESENCE_BEAT, tick=False)
+    realtime.presence_beat()
+    assert realtime.viewers(room) == 2  # not yet: within PRESENCE_SECONDS of its last renewal
+    time_machine.move_to(1_900_000_000 + realtime.PRESENCE_SECONDS + 1, tick=False)
+    assert realtime.viewers(room) == 1  # ours, renewed by the beat
+    assert realtime.viewers_join(room, "new") == 2  # joins and leaves prune the set too
+    time_machine.move_to(1_900_000_000 + 3 * realtime.PRESENCE_SECONDS, tick=False)
+    realtime.presence_beat()
+    assert realtime.viewers(room) == 2
