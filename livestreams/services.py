@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -174,12 +175,8 @@ def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int
     if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
         raise errors.error(errors.RATE_LIMITED)
     args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
-    try:
+    with _gift_post_refusals():
         row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
-    except DatabaseError as exc:
-        if refusal := _gift_post_refusal(exc):
-            raise refusal from None
-        raise
     posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
     if posted.replayed:
         sent = SentGift.objects.select_related("gift").get(pk=posted.sent_id)
@@ -213,12 +210,8 @@ async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, k
     if await realtime.arate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
         raise errors.error(errors.RATE_LIMITED)
     args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
-    try:
+    with _gift_post_refusals():
         row = await aprepared_row(GIFT_POST_SQL, args)
-    except DatabaseError as exc:
-        if refusal := _gift_post_refusal(exc):
-            raise refusal from None
-        raise
     posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
     if posted.replayed:
         sent = await database_sync_to_async(
@@ -243,12 +236,18 @@ def _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous) -> t
     )  # fmt: skip
 
 
-def _gift_post_refusal(exc: DatabaseError) -> Exception | None:
-    """The RoomError or wallet error a gift_post failure stands for (None: not a refusal)."""
-    state = getattr(exc.__cause__, "sqlstate", None)
-    if state in GIFT_POST_REFUSALS:
-        return errors.error(GIFT_POST_REFUSALS[state])
-    return database_refusal(exc)
+@contextlib.contextmanager
+def _gift_post_refusals():
+    """gift_post's refusals as the RoomError or wallet error each stands for."""
+    try:
+        yield
+    except DatabaseError as exc:
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if state in GIFT_POST_REFUSALS:
+            raise errors.error(GIFT_POST_REFUSALS[state]) from None
+        if refusal := database_refusal(exc):
+            raise refusal from None
+        raise
 
 
 @dataclass(frozen=True)
