@@ -13,7 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 @pytest.mark.parametrize(
-    "script", ["ledger_throughput.py", "gift_throughput.py", "websocket_gifts.py"]
+    "script", ["ledger_throughput.py", "gift_throughput.py", "gift_floor.py", "websocket_gifts.py"]
 )
 def test_benchmark_shows_its_options(script):
     done = subprocess.run(
