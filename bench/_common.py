@@ -99,10 +99,15 @@ def drop_databases() -> None:
 
 
 def compare_with_pgbench(
-    *, what: str, run, targets: list[int], seconds: int, clients: int, title: str
+    *, what: str, work, pools: list, targets: list[int], args, title: str
 ) -> int:
-    """Measure pgbench, then `run(targets)` spread and `run(targets[:1])` hot, then pgbench
-    again; print the figures and the ledger audit. Returns the exit status."""
+    """Measure pgbench, then `work` (run_workers) over all `targets` and over the first alone
+    (hot), then pgbench again; print the figures and the ledger audit. Returns the exit status."""
+    seconds, clients = args.seconds, args.clients
+
+    def run(some: list[int]) -> float:
+        return run_workers(work, pools, some, seconds=seconds, processes=args.processes, what=what)
+
     with CpuMeter() as cpu_pg:
         pg_before = pgbench(seconds, clients)
     with CpuMeter() as cpu_spread:

@@ -30,7 +30,6 @@ from _common import (  # noqa: E402
     bench_args,
     compare_with_pgbench,
     redis_use,
-    run_workers,
 )
 from gift_throughput import setup
 
@@ -99,12 +98,10 @@ def main() -> int:
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",
-        run=lambda t: run_workers(
-            floor, pools, t, seconds=args.seconds, processes=args.processes, what="gifts"
-        ),
+        work=floor,
+        pools=pools,
         targets=streams,
-        seconds=args.seconds,
-        clients=args.clients,
+        args=args,
         title=f"the floor: three calls a gift, no Django; clients: {args.clients}, {args.seconds}s per run",
     )
 

@@ -23,7 +23,7 @@ import sys
 import time
 import uuid
 
-from _common import REDIS_OPTION, bench_args, compare_with_pgbench, redis_use, run_workers  # noqa: E402
+from _common import REDIS_OPTION, bench_args, compare_with_pgbench, redis_use  # noqa: E402
 from ledger_throughput import setup as ledger_setup
 
 os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not the limiter
@@ -93,17 +93,10 @@ def main() -> int:
     pools, streams = setup(args.history, args.clients)
     return compare_with_pgbench(
         what="gifts",
-        run=lambda t: run_workers(
-            agifts if args.use_async else gifts,
-            pools,
-            t,
-            seconds=args.seconds,
-            processes=args.processes,
-            what="gifts",
-        ),  # fmt: skip
+        work=agifts if args.use_async else gifts,
+        pools=pools,
         targets=streams,
-        seconds=args.seconds,
-        clients=args.clients,
+        args=args,
         title=f"clients: {args.clients}, {args.seconds}s per run, {len(streams):,} live streams, {args.history:,} past gifts",
     )
 

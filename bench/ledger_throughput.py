@@ -29,7 +29,6 @@ from _common import (  # noqa: E402
     compare_with_pgbench,
     django_setup,
     fresh_databases,
-    run_workers,
 )
 
 FANS_PER_CLIENT = 64
@@ -127,12 +126,10 @@ def main() -> int:
 
     return compare_with_pgbench(
         what="transfers",
-        run=lambda t: run_workers(
-            transfers, pools, t, seconds=args.seconds, processes=args.processes, what="transfers"
-        ),
+        work=transfers,
+        pools=pools,
         targets=creators,
-        seconds=args.seconds,
-        clients=args.clients,
+        args=args,
         title=f"clients: {args.clients}, {args.seconds}s per run, {args.history:,} past gifts, PostgreSQL at {urlsplit(SERVER).hostname}",
     )
 

@@ -71,10 +71,8 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
 
 
 async def _acount(*counters: tuple[str, int, int | None]) -> list[int]:
-    """_count for async code, awaited on the event loop's own Redis client."""
+    """_count for async code on Redis, awaited on the event loop's own Redis client."""
     backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return _count(*counters)  # the in-process cache: no I/O to wait for
     answer = await _ascript(backend, _COUNT_SCRIPT)(*_count_call(backend, counters))
     return [int(value) for value in answer]
 
@@ -469,7 +467,7 @@ def rate_limited(scope: str, user_id: int, spec: str) -> bool:
 
 
 async def arate_limited(scope: str, user_id: int, spec: str) -> bool:
-    """rate_limited for async code."""
+    """rate_limited for async code, on Redis (boards_kept())."""
     counter, count = _rate_counter(scope, user_id, spec)
     return (await _acount(counter))[0] > count
 
