@@ -3,7 +3,12 @@ from __future__ import annotations
 from django import forms
 
 from .models import CoinPackage, LimitKind
-from .money import minor_exponent, to_major
+from .money import DEFAULT_LOCALE, format_money, minor_exponent, to_major
+
+# SpendingLimit keeps minor units in a PositiveIntegerField: 32 bits on PostgreSQL, and the
+# same bound on every database so a limit saved on one saves on all.
+LIMIT_MAX_MINOR = 2_147_483_647
+LIMIT_TOO_HIGH = "A limit can be at most {amount}."
 
 
 class RechargeForm(forms.Form):
@@ -53,19 +58,29 @@ class RechargeForm(forms.Form):
 class LimitsForm(forms.Form):
     """The fan's three caps, in major units of their currency (empty = no limit)."""
 
-    def __init__(self, *args, currency: str, initial_minor: dict[str, int | None], **kwargs):
+    def __init__(
+        self,
+        *args,
+        currency: str,
+        initial_minor: dict[str, int | None],
+        locale: str = DEFAULT_LOCALE,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.currency = currency
         exponent = minor_exponent(currency)
         step = "1" if exponent == 0 else f"0.{'0' * (exponent - 1)}1"
+        too_high = LIMIT_TOO_HIGH.format(amount=format_money(LIMIT_MAX_MINOR, currency, locale))
         for kind in LimitKind:
             minor = initial_minor.get(kind)
             self.fields[kind.value] = forms.DecimalField(
                 label=f"{kind.label} ({currency})",
                 required=False,
                 min_value=0,
+                max_value=to_major(LIMIT_MAX_MINOR, currency),
                 decimal_places=exponent,
                 max_digits=12,
+                error_messages={"max_value": too_high},
                 initial=to_major(minor, currency) if minor is not None else None,
                 widget=forms.NumberInput(attrs={"step": step, "placeholder": "No limit"}),
             )

@@ -189,6 +189,7 @@ def limits(request: HttpRequest) -> HttpResponse:
     form = LimitsForm(
         request.POST if request.method == "POST" else None, currency=currency,
         initial_minor={kind: state.amount_minor for kind, state in states.items()},
+        locale=money["locale"],
     )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         try:
