@@ -18,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("wallet/", include("wallet.urls")),
     path("live/", include("livestreams.urls")),
+    path("creator/", include("payouts.urls")),
     path("overlay/<str:token>/", livestreams_views.overlay, name="overlay"),
     path("", include("accounts.urls")),
 ]

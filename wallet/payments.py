@@ -52,9 +52,15 @@ def sign_payload(payload: str, *, secret: str | None = None, timestamp: int | No
     return f"t={timestamp},v1={signature}"
 
 
-def verify_event(payload: bytes, signature: str | None) -> stripe.Event:
-    """Check the signature first (400 on failure), only then parse the body."""
-    return stripe.Webhook.construct_event(payload, signature, webhook_secret(), tolerance=300)
+def verify_signature(payload: bytes, signature: str | None) -> str:
+    """The body as text, once its signature checks out (SignatureVerificationError if not).
+
+    Only the signature is checked here: what the body says is for the caller to decode
+    (wallet.webhooks.event_decode). A body that is not UTF-8 raises UnicodeDecodeError.
+    """
+    text = payload.decode("utf-8")
+    stripe.WebhookSignature.verify_header(text, signature, webhook_secret(), tolerance=300)
+    return text
 
 
 class StripeProvider:

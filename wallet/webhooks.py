@@ -6,7 +6,9 @@ providers credit coins through exactly this code.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from dataclasses import dataclass
 
 import stripe
@@ -14,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from . import exceptions as errors
 from .models import Recharge, RechargeStatus, WebhookEvent, WebhookEventStatus
-from .payments import verify_event
+from .payments import verify_signature
 from .services import _locked, _set_lock_timeout, recharge_clawback, recharge_close, recharge_fulfil
 
 logger = logging.getLogger(__name__)
@@ -28,15 +30,141 @@ class WebhookResult:
 
 def webhook_receive(*, payload: bytes, signature: str | None) -> WebhookResult:
     try:
-        event = verify_event(payload, signature)
+        text = verify_signature(payload, signature)
     except stripe.SignatureVerificationError:
         return WebhookResult(400, "bad signature")
-    except ValueError:
-        return WebhookResult(400, "malformed payload")
+    except UnicodeDecodeError:
+        return WebhookResult(400, MALFORMED)
     try:
-        return webhook_process(event.to_dict())
+        event = event_decode(text)
+    except MalformedEvent as exc:
+        logger.warning("signed webhook body refused: %s", exc)
+        return WebhookResult(400, f"{MALFORMED}: {exc}")
+    try:
+        return webhook_process(event)
     except errors.RetryLater:
         return WebhookResult(503, "busy, retry")
+
+
+# ----------------------------------------------------------------------------- decoding
+
+MALFORMED = "malformed payload"
+# Stripe's events nest a handful of levels; anything much deeper is not one of them.
+MAX_DEPTH = 32
+MAX_ID_LENGTH = 255  # WebhookEvent.event_id, Recharge.provider_session_id / payment_intent_id
+MAX_TYPE_LENGTH = 100  # WebhookEvent.type
+MAX_AMOUNT = 2**63 - 1
+
+
+class MalformedEvent(ValueError):
+    """A verified body that is not an event this site can record."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value a handler reads from an event's `data.object`: absent/null or this type."""
+
+    kind: type
+    required: bool = False
+
+
+SESSION_FIELDS = {
+    "id": Field(str, required=True),
+    "amount_total": Field(int),
+    "currency": Field(str),
+    "payment_intent": Field(str),
+    "payment_status": Field(str),
+}
+CHARGE_FIELDS = {"payment_intent": Field(str), "amount_refunded": Field(int)}
+DISPUTE_FIELDS = {"payment_intent": Field(str)}
+
+
+def _constant(name: str) -> float:
+    raise MalformedEvent(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise MalformedEvent(f"{text[:20]} is out of range")
+    return number
+
+
+def _storable(value: object) -> None:
+    """Refuse what the database cannot store as JSON text: NUL (PostgreSQL's jsonb refuses
+    it), lone surrogates (not UTF-8), nesting past MAX_DEPTH."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedEvent(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                _storable_text(key)
+                stack.append((inner, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str):
+            _storable_text(item)
+
+
+def _storable_text(text: str) -> None:
+    if "\x00" in text:
+        raise MalformedEvent("a string holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedEvent("a string is not valid Unicode") from None
+
+
+def _identifier(event: dict, name: str, max_length: int) -> str:
+    value = event.get(name)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"`{name}` must be a non-empty string")
+    if len(value) > max_length:
+        raise MalformedEvent(f"`{name}` is longer than {max_length} characters")
+    return value
+
+
+def _check_object(obj: dict, fields: dict[str, Field]) -> None:
+    for name, field in fields.items():
+        value = obj.get(name)
+        if value is None:
+            if field.required:
+                raise MalformedEvent(f"`data.object.{name}` is missing")
+            continue
+        if field.kind is int:
+            if type(value) is not int or not 0 <= value <= MAX_AMOUNT:
+                raise MalformedEvent(f"`data.object.{name}` must be a whole amount")
+        elif not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+            raise MalformedEvent(f"`data.object.{name}` must be a string")
+
+
+def event_decode(text: str) -> dict:
+    """Parse a verified body into an event the handlers can read, or raise MalformedEvent.
+
+    The envelope needs a string `id` and `type` and an object at `data.object`; a handled
+    type's object must carry what its handler reads, with the right JSON types. Nothing is
+    recorded for a body refused here (the sender is told 400).
+    """
+    try:
+        event = json.loads(text, parse_constant=_constant, parse_float=_finite)
+    except RecursionError:
+        raise MalformedEvent(f"nested deeper than {MAX_DEPTH} levels") from None
+    except MalformedEvent:
+        raise
+    except ValueError as exc:
+        raise MalformedEvent("not JSON") from exc
+    if not isinstance(event, dict):
+        raise MalformedEvent("the body is not a JSON object")
+    _storable(event)
+    _identifier(event, "id", MAX_ID_LENGTH)
+    event_type = _identifier(event, "type", MAX_TYPE_LENGTH)
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise MalformedEvent("`data.object` must be an object")
+    _check_object(data["object"], OBJECT_FIELDS.get(event_type, {}))
+    return event
 
 
 def _session_outcome(session: dict, event_id: str, *, paid_required: bool) -> tuple[str, str]:
@@ -96,13 +224,23 @@ HANDLERS = {
     "charge.refunded": lambda o, e: _charge_outcome(o, e, to=RechargeStatus.REFUNDED),
     "charge.dispute.created": _dispute_outcome,
 }
+# What each handler reads from `data.object` (event_decode refuses other shapes).
+OBJECT_FIELDS: dict[str, dict[str, Field]] = {
+    "checkout.session.completed": SESSION_FIELDS,
+    "checkout.session.async_payment_succeeded": SESSION_FIELDS,
+    "checkout.session.async_payment_failed": SESSION_FIELDS,
+    "checkout.session.expired": SESSION_FIELDS,
+    "charge.refunded": CHARGE_FIELDS,
+    "charge.dispute.created": DISPUTE_FIELDS,
+}
 
 
 def webhook_process(event: dict) -> WebhookResult:
-    """Apply a verified event once. Its id is recorded in the same database transaction as
-    its effect, so a crash leaves neither and the provider's retry applies it again."""
+    """Apply a verified, decoded event (event_decode) once. Its id is recorded in the same
+    database transaction as its effect, so a crash leaves neither and the provider's retry
+    applies it again."""
     event_id, event_type = event["id"], event["type"]
-    obj = event.get("data", {}).get("object", {})
+    obj = event["data"]["object"]
     with transaction.atomic(durable=True):
         _set_lock_timeout()
         try:

@@ -265,3 +265,8 @@ GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
 GIFT_RATE_LIMIT = env("GIFT_RATE_LIMIT", default="30/10")  # sends per seconds, per fan
 CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds, per user
 CHAT_MAX_LENGTH = 200
+
+# Payouts (DESIGN §5): `manual` (staff pay outside the site and record the reference).
+PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", default="manual")
+# Where links in emails point (no request to build them from).
+SITE_URL = env("DJANGO_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -1,0 +1,433 @@
+"""Reads of payouts: a creator's earnings from the ledger and the gift records, payout
+quotes, history, and what staff need to judge a payout.
+
+Every figure is computed from the ledger's entries or the SentGift rows, never from a
+counter of its own: there is nothing that can drift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
+
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from accounts.countries import DEFAULT_CURRENCY
+from accounts.selectors import creator_eligibility
+from livestreams.models import Gift, SentGift, Stream
+from wallet.ledger import derived_balance
+from wallet.models import Account, Entry, Purpose, Recharge, RechargeStatus, TransactionKind
+from wallet.money import locale_for_country, minor_exponent
+
+from .models import (
+    CAPPED_STATUSES,
+    ExchangeRate,
+    Payout,
+    PayoutMethod,
+    PayoutStatus,
+    PayoutTerms,
+)
+
+# ----------------------------------------------------------------------------- arithmetic
+
+
+def cents_per_diamond() -> Fraction:
+    """What one diamond is worth in US cents, exactly (0.005 USD → 1/2)."""
+    return Fraction(str(settings.DIAMOND_VALUE_USD)) * 100
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a request for `asked` diamonds pays: the diamonds worth a whole number of cents
+    move, and the rest (`leftover`) stays in the balance for the next payout."""
+
+    asked: int
+    diamonds: int
+    cents: int
+
+    @property
+    def leftover(self) -> int:
+        return self.asked - self.diamonds
+
+
+def payout_quote(diamonds: int) -> Quote:
+    rate = cents_per_diamond()
+    # n diamonds are a whole number of cents exactly when n is a multiple of the rate's
+    # denominator (2 at $0.005): round the diamonds down to that, never the cents.
+    step = rate.denominator
+    moved = diamonds // step * step
+    return Quote(asked=diamonds, diamonds=moved, cents=int(moved * rate))
+
+
+def diamonds_for_cents(cents: int) -> int:
+    """The fewest diamonds, in whole-cent steps, worth at least `cents`."""
+    rate = cents_per_diamond()
+    step = rate.denominator
+    return math.ceil(Fraction(cents) / rate / step) * step
+
+
+def usd_cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def minimum_cents(*, creator) -> int:
+    """PAYOUT_MINIMUM_USD in cents, or staff's lower minimum for this creator."""
+    terms = PayoutTerms.objects.filter(creator=creator).only("minimum_usd").first()
+    return usd_cents(terms.minimum_usd if terms else settings.PAYOUT_MINIMUM_USD)
+
+
+def daily_cap_cents() -> int:
+    return usd_cents(settings.PAYOUT_MAX_PER_DAY_USD)
+
+
+def requested_last_day_cents(*, creator, now: dt.datetime | None = None) -> int:
+    """Cents requested in the rolling 24 hours (payouts given back don't count)."""
+    since = (now or timezone.now()) - dt.timedelta(hours=24)
+    total = Payout.objects.filter(
+        creator=creator, status__in=CAPPED_STATUSES, created_at__gt=since
+    ).aggregate(total=Sum("amount_minor"))["total"]
+    return total or 0
+
+
+# ----------------------------------------------------------------------------- cash values
+
+
+@dataclass(frozen=True)
+class CashView:
+    """How a creator sees cash: in their currency at staff's rate, else in USD."""
+
+    currency: str
+    locale: str
+    per_usd: Decimal
+
+    def minor(self, diamonds: int) -> int:
+        """What `diamonds` are worth in this currency's minor units (rounded down)."""
+        usd = Decimal(diamonds) * settings.DIAMOND_VALUE_USD * self.per_usd
+        return int(usd.scaleb(minor_exponent(self.currency)).to_integral_value(ROUND_FLOOR))
+
+    @property
+    def is_estimate(self) -> bool:
+        return self.currency != DEFAULT_CURRENCY
+
+
+def cash_view(*, user) -> CashView:
+    profile = user.profile
+    currency = profile.preferred_currency
+    locale = locale_for_country(profile.country)
+    if currency != DEFAULT_CURRENCY:
+        rate = ExchangeRate.objects.filter(currency=currency).only("per_usd").first()
+        if rate is not None:
+            return CashView(currency, locale, rate.per_usd)
+    return CashView(DEFAULT_CURRENCY, locale, Decimal(1))
+
+
+# ----------------------------------------------------------------------------- earnings
+
+
+def creator_gifts(*, creator) -> QuerySet[SentGift]:
+    return SentGift.objects.filter(stream__creator=creator)
+
+
+def clearing_cutoff(now: dt.datetime | None = None) -> dt.datetime:
+    """Gifts sent after this are still clearing."""
+    return (now or timezone.now()) - dt.timedelta(days=settings.PAYOUT_CLEARING_DAYS)
+
+
+@dataclass(frozen=True)
+class Batch:
+    available_on: dt.date
+    diamonds: int
+
+
+@dataclass(frozen=True)
+class Earnings:
+    available: int
+    clearing: int
+    held: int
+    lifetime_earned: int
+    lifetime_paid: int
+    batches: list[Batch] = field(default_factory=list)
+
+
+def earnings_summary(*, creator, now: dt.datetime | None = None) -> Earnings:
+    """The headline figures, from the ledger (balances) and the gift records (clearing).
+
+    `earned` is everything that reached the creator's diamonds (their earnings balance,
+    plus what is held for payouts, plus what has been paid out); `available` is the
+    earnings balance less the diamonds of gifts still clearing.
+    """
+    now = now or timezone.now()
+    accounts = {
+        account.purpose: account
+        for account in Account.objects.filter(
+            owner=creator, purpose__in=[Purpose.EARNINGS, Purpose.PAYOUT_HOLD]
+        )
+    }
+    earnings = accounts.get(Purpose.EARNINGS)
+    hold = accounts.get(Purpose.PAYOUT_HOLD)
+    balance = derived_balance(earnings) if earnings else 0
+    held = derived_balance(hold) if hold else 0
+    paid = 0
+    if hold:
+        paid = -(
+            Entry.objects.filter(account=hold, transaction__kind=TransactionKind.PAYOUT_PAID)
+            .aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+    days = settings.PAYOUT_CLEARING_DAYS
+    rows = (
+        creator_gifts(creator=creator)
+        .filter(created_at__gt=clearing_cutoff(now), diamonds__gt=0)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(diamonds=Sum("diamonds"))
+        .order_by("day")
+    )
+    batches = [Batch(row["day"] + dt.timedelta(days=days), row["diamonds"]) for row in rows]
+    clearing = sum(batch.diamonds for batch in batches)
+    return Earnings(
+        available=max(0, balance - clearing),
+        clearing=clearing,
+        held=held,
+        lifetime_earned=balance + held + paid,
+        lifetime_paid=paid,
+        batches=batches,
+    )
+
+
+@dataclass(frozen=True)
+class Day:
+    day: dt.date
+    diamonds: int
+
+
+@dataclass(frozen=True)
+class DailyEarnings:
+    days: list[Day]
+    total: int
+    previous_total: int
+
+    @property
+    def peak(self) -> int:
+        return max((d.diamonds for d in self.days), default=0)
+
+
+def daily_earnings(*, creator, days: int = 30, now: dt.datetime | None = None) -> DailyEarnings:
+    """Diamonds earned per day for the last `days` days (today included), and the total of
+    the `days` before them, in one query."""
+    today = timezone.localdate(now or timezone.now())
+    first = today - dt.timedelta(days=2 * days - 1)
+    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
+    rows = (
+        creator_gifts(creator=creator)
+        .filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(diamonds=Sum("diamonds"))
+    )
+    by_day = {row["day"]: row["diamonds"] for row in rows}
+    window = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
+    current = [Day(day, by_day.get(day, 0)) for day in window]
+    previous = sum(v for day, v in by_day.items() if day < window[0])
+    return DailyEarnings(current, sum(d.diamonds for d in current), previous)
+
+
+def stream_history(*, creator) -> QuerySet[Stream]:
+    """The creator's streams, newest first, each with its gifts, gifters and diamonds."""
+    return (
+        Stream.objects.filter(creator=creator)
+        .annotate(
+            gift_count=Sum("gifts__quantity"),
+            gifter_count=Count("gifts__sender", distinct=True),
+            diamonds=Sum("gifts__diamonds"),
+            duration=ExpressionWrapper(
+                F("ended_at") - F("started_at"), output_field=DurationField()
+            ),
+        )
+        .order_by("-started_at", "-pk")
+    )
+
+
+@dataclass(frozen=True)
+class Supporter:
+    name: str
+    handle: str | None
+    coins: int
+    diamonds: int
+
+    @property
+    def anonymous(self) -> bool:
+        return self.handle is None
+
+
+ANONYMOUS = "Anonymous"
+
+
+def top_supporters(
+    *, creator, since: dt.datetime | None = None, limit: int = 5
+) -> list[Supporter]:
+    """Fans by coins gifted to the creator. Anonymous gifts, and fans who opted out of
+    rankings, show as "Anonymous" (an anonymous gift is never added to the fan's named line)."""
+    gifts = creator_gifts(creator=creator)
+    if since is not None:
+        gifts = gifts.filter(created_at__gte=since)
+    rows = (
+        gifts.values(
+            "sender_id",
+            "anonymous",
+            "sender__profile__handle",
+            "sender__profile__display_name",
+            "sender__profile__hide_from_rankings",
+        )
+        .annotate(coins=Sum("coins"), diamonds=Sum("diamonds"))
+        .order_by("-coins", "sender_id")[:limit]
+    )
+    supporters = []
+    for row in rows:
+        if row["anonymous"] or row["sender__profile__hide_from_rankings"]:
+            supporters.append(Supporter(ANONYMOUS, None, row["coins"], row["diamonds"]))
+        else:
+            handle = row["sender__profile__handle"]
+            name = row["sender__profile__display_name"] or f"@{handle}"
+            supporters.append(Supporter(name, handle, row["coins"], row["diamonds"]))
+    return supporters
+
+
+class GiftStatus:
+    CLEARING = "clearing"
+    AVAILABLE = "available"
+    PAID_OUT = "paid out"
+
+
+def earnings_rows(*, creator, now: dt.datetime | None = None) -> Iterator[tuple]:
+    """One row per gift, oldest first, for the CSV: time (UTC, ISO 8601), stream, gift,
+    quantity, fan, coins, diamonds, status. Streamed from the database in chunks.
+
+    Payouts are counted against the oldest gifts first: a gift is "paid out" while the
+    diamonds of it and every older gift are covered by what has been paid out.
+    """
+    summary = earnings_summary(creator=creator, now=now)
+    cutoff = clearing_cutoff(now)
+    rows = (
+        creator_gifts(creator=creator)
+        .order_by("created_at", "pk")
+        .values_list(
+            "created_at",
+            "stream_id",
+            "stream__title",
+            "gift__name",
+            "quantity",
+            "anonymous",
+            "sender__profile__handle",
+            "sender__profile__hide_from_rankings",
+            "coins",
+            "diamonds",
+        )
+    )
+    paid_left = summary.lifetime_paid
+    for at, stream_id, title, gift, quantity, anonymous, handle, hidden, coins, diamonds in (
+        rows.iterator(chunk_size=2000)
+    ):
+        if at > cutoff:
+            status = GiftStatus.CLEARING
+        elif diamonds <= paid_left:
+            status = GiftStatus.PAID_OUT
+            paid_left -= diamonds
+        else:
+            status = GiftStatus.AVAILABLE
+            paid_left = 0
+        fan = ANONYMOUS if anonymous or hidden else f"@{handle}"
+        yield (
+            at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            f"#{stream_id} {title}",
+            gift,
+            quantity,
+            fan,
+            coins,
+            diamonds,
+            status,
+        )
+
+
+def lion_example() -> tuple[Gift | None, int]:
+    """The dearest gift of the catalogue and what one earns a creator, for the page that
+    spells out the arithmetic."""
+    gift = Gift.objects.filter(active=True).order_by("-coins").first()
+    if gift is None:
+        return None, 0
+    share = Decimal(gift.coins) * settings.CREATOR_SHARE
+    return gift, int(share.to_integral_value(rounding=ROUND_FLOOR))
+
+
+# ----------------------------------------------------------------------------- payouts
+
+
+def payout_history(*, creator) -> QuerySet[Payout]:
+    return Payout.objects.filter(creator=creator).select_related("method")
+
+
+def payout_get(*, creator, pk: int) -> Payout | None:
+    return payout_history(creator=creator).filter(pk=pk).first()
+
+
+def active_method(*, creator) -> PayoutMethod | None:
+    return PayoutMethod.objects.filter(creator=creator, active=True).first()
+
+
+def is_creator(*, user) -> bool:
+    return creator_eligibility(user=user).eligible
+
+
+@dataclass(frozen=True)
+class RiskFlag:
+    code: str
+    label: str
+
+
+RISK_WINDOW = dt.timedelta(days=30)
+METHOD_CHANGE_WINDOW = dt.timedelta(hours=72)
+
+
+def risk_flags(*, payout: Payout, now: dt.datetime | None = None) -> list[RiskFlag]:
+    """What a staff member should look at twice before paying."""
+    now = now or timezone.now()
+    creator = payout.creator
+    flags = []
+    if Account.objects.filter(owner=creator, frozen=True).exists():
+        flags.append(RiskFlag("frozen", "Wallet frozen"))
+    senders = creator_gifts(creator=creator).values("sender_id")
+    if Recharge.objects.filter(
+        user_id__in=senders,
+        status__in=[RechargeStatus.DISPUTED, RechargeStatus.REFUNDED],
+        updated_at__gte=now - RISK_WINDOW,
+    ).exists():
+        flags.append(RiskFlag("disputes", "Refunds or disputes by this creator's fans (30 days)"))
+    if creator.date_joined > now - RISK_WINDOW:
+        flags.append(RiskFlag("new_account", "Account younger than 30 days"))
+    latest_method = (
+        PayoutMethod.objects.filter(creator=creator).aggregate(at=Max("created_at"))["at"]
+    )
+    if latest_method and latest_method > now - METHOD_CHANGE_WINDOW:
+        flags.append(RiskFlag("method_changed", "Payout method set or changed in the last 72 h"))
+    by_fan = (
+        creator_gifts(creator=creator)
+        .values("sender_id")
+        .annotate(diamonds=Sum("diamonds"))
+        .order_by("-diamonds")
+    )
+    total = creator_gifts(creator=creator).aggregate(total=Sum("diamonds"))["total"] or 0
+    top = by_fan.first()
+    if total and top and top["diamonds"] * 2 > total:
+        flags.append(RiskFlag("one_fan", "More than half the earnings from one fan"))
+    return flags
+
+
+def payouts_with_status(*statuses: PayoutStatus) -> QuerySet[Payout]:
+    return Payout.objects.filter(status__in=statuses).select_related("creator__profile", "method")

@@ -1,0 +1,315 @@
+"""Writes of payouts: requests, the one status transition, payout methods, staff terms.
+
+Diamonds move only through the wallet's ledger: a request moves them EARNINGS →
+PAYOUT_HOLD, a rejection or failure back, a paid payout PAYOUT_HOLD → DIAMONDS_REDEEMED.
+Each move is one balanced transaction with an idempotency key of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from wallet.ledger import account_get, legs, transaction_post
+from wallet.models import Account, Purpose, TransactionKind
+
+from . import exceptions as errors
+from . import selectors
+from .models import (
+    TRANSITIONS,
+    Payout,
+    PayoutMethod,
+    PayoutMethodKind,
+    PayoutStatus,
+    PayoutStatusChange,
+    PayoutTerms,
+)
+from .providers import get_provider
+
+log = logging.getLogger("giftcast.money")
+
+MAX_DIAMONDS = 10**15  # beyond any balance; keeps absurd input away from the database
+
+
+def _money(cents: int) -> str:
+    from wallet.money import format_money
+
+    return format_money(cents, "USD")
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@transaction.atomic(durable=True)
+def payout_request(*, creator, diamonds: int, key: str) -> Payout:
+    """Request a payout of `diamonds` (rounded down to whole cents), once per `key`.
+
+    Refused with PayoutError, changing nothing, below the minimum, above the available
+    balance or the 24-hour cap, without a payout method or two-factor authentication. A
+    repeated key returns the first payout. Concurrent requests queue on the creator's
+    earnings account row, so together they never exceed what is available.
+    """
+    if not isinstance(diamonds, int) or isinstance(diamonds, bool) or not 0 < diamonds:
+        raise errors.PayoutError(errors.BAD_AMOUNT)
+    if diamonds > MAX_DIAMONDS:
+        diamonds = MAX_DIAMONDS  # refused below as more than available, with the real figure
+    if not selectors.is_creator(user=creator):
+        raise errors.PayoutNotAllowed(errors.NOT_CREATOR)
+    if not is_mfa_enabled(creator):
+        raise errors.PayoutNotAllowed(errors.NO_MFA)
+
+    earnings = account_get(owner=creator, purpose=Purpose.EARNINGS)
+    # The lock every request of this creator takes first: available balance, cap and key
+    # are all read after it.
+    Account.objects.select_for_update().filter(pk=earnings.pk).get()
+    existing = Payout.objects.filter(creator=creator, key=key).first()
+    if existing is not None:
+        if existing.diamonds != selectors.payout_quote(diamonds).diamonds:
+            raise errors.PayoutError(errors.KEY_REUSED)
+        return existing
+    if Account.objects.filter(owner=creator, purpose=Purpose.WALLET, frozen=True).exists():
+        raise errors.PayoutNotAllowed(errors.FROZEN)
+    method = selectors.active_method(creator=creator)
+    if method is None:
+        raise errors.PayoutNotAllowed(errors.NO_METHOD)
+
+    quote = selectors.payout_quote(diamonds)
+    minimum = selectors.minimum_cents(creator=creator)
+    if quote.cents < minimum:
+        raise errors.PayoutError(
+            errors.TOO_SMALL.format(
+                minimum=_money(minimum), diamonds=selectors.diamonds_for_cents(minimum)
+            )
+        )
+    available = selectors.earnings_summary(creator=creator).available
+    if quote.diamonds > available:
+        raise errors.PayoutError(errors.TOO_LARGE.format(available=available, asked=diamonds))
+    cap = selectors.daily_cap_cents()
+    used = selectors.requested_last_day_cents(creator=creator)
+    if used + quote.cents > cap:
+        raise errors.PayoutError(
+            errors.DAILY_CAP.format(
+                cap=_money(cap), left=_money(max(0, cap - used)), asked=_money(quote.cents)
+            )
+        )
+
+    try:
+        with transaction.atomic():
+            payout = Payout.objects.create(
+                creator=creator, diamonds=quote.diamonds, amount_minor=quote.cents,
+                currency="USD", method=method, provider=get_provider().name, key=key,
+            )  # fmt: skip
+    except IntegrityError:  # the same key, raced past the read above
+        return Payout.objects.get(creator=creator, key=key)
+    transaction_post(
+        kind=TransactionKind.PAYOUT_REQUEST,
+        idempotency_key=f"payout:{payout.pk}:request",
+        legs=legs(
+            (earnings, -quote.diamonds),
+            (account_get(owner=creator, purpose=Purpose.PAYOUT_HOLD), quote.diamonds),
+        ),
+        reference=f"payout:{payout.pk}",
+        memo=f"Payout #{payout.pk}: {quote.diamonds:,} diamonds for {_money(quote.cents)}",
+        created_by=creator,
+    )
+    _record(payout, from_status="", by=creator, note="")
+    return payout
+
+
+# ----------------------------------------------------------------------------- transitions
+
+
+def _record(payout: Payout, *, from_status: str, by, note: str) -> None:
+    PayoutStatusChange.objects.create(
+        payout=payout, from_status=from_status, to_status=payout.status, by=by, note=note[:300]
+    )
+    log.info(
+        "payout %s %s -> %s diamonds=%s cents=%s key=payout:%s by=%s",
+        payout.pk, from_status or "new", payout.status, payout.diamonds, payout.amount_minor,
+        payout.pk, getattr(by, "pk", None),
+    )  # fmt: skip
+    transaction.on_commit(lambda: _notify(payout.pk))
+
+
+def _give_back(payout: Payout, *, kind_of: str) -> None:
+    transaction_post(
+        kind=TransactionKind.PAYOUT_REJECTION,
+        idempotency_key=f"payout:{payout.pk}:return",
+        legs=legs(
+            (account_get(owner=payout.creator, purpose=Purpose.PAYOUT_HOLD), -payout.diamonds),
+            (account_get(owner=payout.creator, purpose=Purpose.EARNINGS), payout.diamonds),
+        ),
+        reference=f"payout:{payout.pk}",
+        memo=f"Payout #{payout.pk} {kind_of}: {payout.diamonds:,} diamonds back",
+        check_frozen=False,
+    )
+
+
+def _redeem(payout: Payout) -> None:
+    transaction_post(
+        kind=TransactionKind.PAYOUT_PAID,
+        idempotency_key=f"payout:{payout.pk}:paid",
+        legs=legs(
+            (account_get(owner=payout.creator, purpose=Purpose.PAYOUT_HOLD), -payout.diamonds),
+            (account_get(purpose=Purpose.DIAMONDS_REDEEMED), payout.diamonds),
+        ),
+        reference=f"payout:{payout.pk}",
+        memo=f"Payout #{payout.pk} paid: {_money(payout.amount_minor)} ({payout.provider_reference})",
+        check_frozen=False,
+    )
+
+
+@transaction.atomic(durable=True)
+def payout_transition(
+    *, payout_id: int, to: str, by, note: str = "", reference: str = ""
+) -> Payout:
+    """Move a payout to `to`: the one way any payout changes status.
+
+    `by` is the staff member acting, or None for the payment provider (its webhook). Locks
+    the payout, refuses a move TRANSITIONS does not allow (or one by the payout's own
+    creator), moves the diamonds, and records who, when, from, to and why.
+    """
+    payout = Payout.objects.select_for_update().select_related("creator").get(pk=payout_id)
+    current = payout.status
+    if to not in TRANSITIONS.get(current, ()):
+        raise errors.PayoutError(
+            errors.ILLEGAL_MOVE.format(
+                current=payout.get_status_display().lower(),
+                target=PayoutStatus(to).label.lower() if to in PayoutStatus.values else to,
+            )
+        )
+    if by is not None:
+        if by.pk == payout.creator_id:
+            raise errors.PayoutNotAllowed(errors.SELF_ACTION)
+        if not by.is_staff:
+            raise errors.PayoutNotAllowed(errors.STAFF_ONLY)
+    note = note.strip()
+    reference = reference.strip()
+    provider = get_provider(payout.provider)
+    if to in (PayoutStatus.REJECTED, PayoutStatus.FAILED) and not note:
+        raise errors.PayoutError(errors.REASON_NEEDED)
+    if to == PayoutStatus.PAID and provider.requires_reference and not reference:
+        raise errors.PayoutError(errors.REFERENCE_NEEDED)
+
+    payout.status = to
+    fields = ["status", "updated_at"]
+    if to in (PayoutStatus.REJECTED, PayoutStatus.FAILED):
+        _give_back(payout, kind_of=to)
+        payout.note = note[:300]
+        fields.append("note")
+    elif to == PayoutStatus.PAID:
+        if reference:
+            payout.provider_reference = reference[:255]
+        payout.paid_at = timezone.now()
+        fields += ["provider_reference", "paid_at"]
+        _redeem(payout)
+    elif reference:
+        payout.provider_reference = reference[:255]
+        fields.append("provider_reference")
+    payout.save(update_fields=fields)
+    _record(payout, from_status=current, by=by, note=note or reference)
+    return payout
+
+
+def payout_approve(*, payout_id: int, by) -> Payout:
+    """Approve a requested payout; a provider that pays by itself starts paying it."""
+    payout = payout_transition(payout_id=payout_id, to=PayoutStatus.APPROVED, by=by)
+    return get_provider(payout.provider).on_approved(payout=payout)
+
+
+# ----------------------------------------------------------------------------- emails
+
+
+EMAIL_SUBJECTS = {
+    PayoutStatus.REQUESTED: "We received your payout request",
+    PayoutStatus.APPROVED: "Your payout was approved",
+    PayoutStatus.PROCESSING: "Your payout is on its way",
+    PayoutStatus.PAID: "Your payout was paid",
+    PayoutStatus.FAILED: "Your payout failed: your diamonds are back",
+    PayoutStatus.REJECTED: "Your payout was declined: your diamonds are back",
+}
+
+
+def _notify(payout_id: int) -> None:
+    payout = Payout.objects.select_related("creator", "method").get(pk=payout_id)
+    lines = [
+        f"Payout #{payout.pk}: {payout.diamonds:,} diamonds, {_money(payout.amount_minor)}",
+        f"Status: {payout.get_status_display()}",
+        f"Paid to: {payout.method.masked}",
+    ]
+    if payout.note:
+        lines.append(f"Reason: {payout.note}")
+    if payout.provider_reference and payout.status == PayoutStatus.PAID:
+        lines.append(f"Reference: {payout.provider_reference}")
+    lines.append(f"See your payouts: {settings.SITE_URL}{reverse('payouts:payouts')}")
+    send_mail(
+        f"[Giftcast] {EMAIL_SUBJECTS[payout.status]}",
+        "\n".join(lines),
+        None,
+        [payout.creator.email],
+    )
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+@transaction.atomic(durable=True)
+def payout_method_set(
+    *, creator, kind: str, paypal_email: str = "", bank_holder: str = "", iban: str = "",
+    bic: str = "",
+) -> PayoutMethod:  # fmt: skip
+    """Save the creator's payout method, retiring the one before (kept for its payouts)."""
+    method = PayoutMethod(
+        creator=creator, kind=kind,
+        paypal_email=paypal_email.strip() if kind == PayoutMethodKind.PAYPAL else "",
+        bank_holder=bank_holder.strip() if kind == PayoutMethodKind.BANK else "",
+        iban=iban if kind == PayoutMethodKind.BANK else "",
+        bic=bic if kind == PayoutMethodKind.BANK else "",
+    )  # fmt: skip
+    method.full_clean(exclude=["creator"], validate_constraints=False)
+    if kind == PayoutMethodKind.PAYPAL and not method.paypal_email:
+        raise ValidationError({"paypal_email": "Enter your PayPal email address."})
+    if kind == PayoutMethodKind.BANK and not (method.iban and method.bank_holder):
+        raise ValidationError("Enter the account holder and IBAN.")
+    previous = (
+        PayoutMethod.objects.select_for_update().filter(creator=creator, active=True).first()
+    )
+    if previous is not None:
+        previous.active = False
+        previous.retired_at = timezone.now()
+        previous.save(update_fields=["active", "retired_at"])
+    method.save()
+    log.info("payout method of user %s set to %s", creator.pk, method.masked)
+    changed = "changed" if previous else "added"
+    body = (
+        f"Your payout method was {changed}: payouts now go to {method.masked}.\n"
+        + (f"Before: {previous.masked}.\n" if previous else "")
+        + "If this wasn't you, change your password and contact support right away."
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            f"[Giftcast] Payout method {changed}", body, None, [creator.email]
+        )
+    )
+    return method
+
+
+def payout_minimum_set(*, creator, minimum_usd: Decimal, reason: str, by) -> PayoutTerms:
+    """Staff lower (or restore) one creator's payout minimum, saying why."""
+    if not by.is_staff:
+        raise errors.PayoutNotAllowed(errors.STAFF_ONLY)
+    if not reason.strip():
+        raise errors.PayoutError(errors.REASON_NEEDED)
+    terms, _ = PayoutTerms.objects.update_or_create(
+        creator=creator,
+        defaults={"minimum_usd": minimum_usd, "reason": reason.strip()[:300], "set_by": by},
+    )
+    return terms

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from fractions import Fraction
+
+from allauth.account.decorators import reauthentication_required
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from accounts.selectors import creator_eligibility
+
+from . import selectors, services
+from .exceptions import PayoutError, PayoutNotAllowed
+from .forms import PayoutMethodForm, PayoutRequestForm
+from .models import PayoutMethodKind
+
+STREAMS_PER_PAGE = 10
+
+
+def creator_required(view):
+    """Signed in (else to log in) and a creator (else the checklist of what is missing)."""
+
+    @login_required
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        eligibility = creator_eligibility(user=request.user)
+        if not eligibility.eligible:
+            return render(
+                request,
+                "accounts/become_creator.html",
+                {"eligibility": eligibility, "payouts_locked": True},
+            )
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _cash_context(user) -> dict:
+    cash = selectors.cash_view(user=user)
+    return {"cash": cash, "locale": cash.locale}
+
+
+def _share_words() -> dict:
+    """The share as "every N coins earn you M diamonds", and the catalogue's dearest gift."""
+    share = Fraction(str(settings.CREATOR_SHARE))
+    gift, diamonds = selectors.lion_example()
+    quote = selectors.payout_quote(diamonds)
+    return {
+        "share_coins": share.denominator,
+        "share_diamonds": share.numerator,
+        "example_gift": gift,
+        "example_diamonds": diamonds,
+        "example_quote": quote,
+    }
+
+
+@creator_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    creator = request.user
+    now = timezone.now()
+    page = Paginator(selectors.stream_history(creator=creator), STREAMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        **_cash_context(creator),
+        **_share_words(),
+        "earnings": selectors.earnings_summary(creator=creator, now=now),
+        "daily": selectors.daily_earnings(creator=creator, now=now),
+        "page": page,
+        "supporters": selectors.top_supporters(creator=creator),
+        "supporters_30": selectors.top_supporters(
+            creator=creator, since=now - dt.timedelta(days=30)
+        ),
+        "clearing_days": settings.PAYOUT_CLEARING_DAYS,
+    }
+    return render(request, "payouts/dashboard.html", context)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv rows."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+EARNINGS_CSV_HEADER = (
+    "time_utc", "stream", "gift", "quantity", "fan", "coins", "diamonds", "status",
+)  # fmt: skip
+
+
+@creator_required
+def earnings_csv(request: HttpRequest) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    rows = selectors.earnings_rows(creator=request.user)
+
+    def lines():
+        yield writer.writerow(EARNINGS_CSV_HEADER)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="giftcast-earnings.csv"'
+    return response
+
+
+@creator_required
+@reauthentication_required(allow_get=True)
+def payouts(request: HttpRequest) -> HttpResponse:
+    """The creator's payouts: what can be cashed out, the request form, the history.
+
+    Requesting needs two-factor authentication and a recent re-authentication (allauth
+    asks for it and then replays the request)."""
+    creator = request.user
+    mfa = is_mfa_enabled(creator)
+    form = PayoutRequestForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if not mfa:
+            form.add_error(None, "Turn on two-factor authentication first.")
+        elif form.is_valid():
+            try:
+                payout = services.payout_request(
+                    creator=creator,
+                    diamonds=form.cleaned_data["diamonds"],
+                    key=str(form.cleaned_data["key"]),
+                )
+            except PayoutNotAllowed as exc:
+                form.add_error(None, str(exc))
+            except PayoutError as exc:
+                form.add_error("diamonds", str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"Payout #{payout.pk} requested: staff review it, and we email you at "
+                    "every step.",
+                )
+                return redirect("payouts:payouts")
+        status = 400
+    earnings = selectors.earnings_summary(creator=creator)
+    minimum = selectors.minimum_cents(creator=creator)
+    context = {
+        **_cash_context(creator),
+        "form": form,
+        "mfa": mfa,
+        "earnings": earnings,
+        "quote": selectors.payout_quote(earnings.available),
+        "minimum_cents": minimum,
+        "minimum_diamonds": selectors.diamonds_for_cents(minimum),
+        "cap_cents": selectors.daily_cap_cents(),
+        "cents_per_diamond": selectors.cents_per_diamond(),
+        "method": selectors.active_method(creator=creator),
+        "history": selectors.payout_history(creator=creator)[:50],
+    }
+    return render(request, "payouts/payouts.html", context, status=status)
+
+
+@creator_required
+def payout_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    payout = selectors.payout_get(creator=request.user, pk=pk)
+    if payout is None:
+        raise Http404("No such payout.")
+    return render(
+        request,
+        "payouts/payout_detail.html",
+        {"payout": payout, "history": payout.history.select_related("by__profile")},
+    )
+
+
+@creator_required
+@reauthentication_required(allow_get=True)
+def payout_method(request: HttpRequest) -> HttpResponse:
+    current = selectors.active_method(creator=request.user)
+    form = PayoutMethodForm(
+        request.POST if request.method == "POST" else None,
+        initial={"kind": current.kind if current else PayoutMethodKind.PAYPAL},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            method = services.payout_method_set(
+                creator=request.user,
+                kind=data["kind"],
+                paypal_email=data["paypal_email"],
+                bank_holder=data["bank_holder"],
+                iban=data["iban"],
+                bic=data["bic"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Payouts now go to {method.masked}.")
+            return redirect("payouts:payouts")
+    return render(
+        request,
+        "payouts/method.html",
+        {"form": form, "current": current},
+        status=400 if form.errors else 200,
+    )
