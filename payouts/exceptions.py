@@ -17,8 +17,7 @@ TOO_SMALL = "The minimum payout is {minimum} ({diamonds:,} diamonds)."
 TOO_LARGE = "You have {available:,} diamonds available for payout; you asked for {asked:,}."
 NOT_WHOLE_CENT = "{asked:,} diamonds are worth less than one cent."
 DAILY_CAP = (
-    "Payouts are limited to {cap} per 24 hours; {left} is left for now "
-    "(you asked for {asked})."
+    "Payouts are limited to {cap} per 24 hours; {left} is left for now (you asked for {asked})."
 )
 FROZEN = "Your wallet is frozen while staff review it; payouts wait until then."
 ILLEGAL_MOVE = "A {current} payout can't be marked {target}."

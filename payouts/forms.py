@@ -57,9 +57,9 @@ class PayoutMethodForm(forms.Form):
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
-        if kind == PayoutMethodKind.PAYPAL and not data.get("paypal_email"):
-            if "paypal_email" not in self.errors:
-                self.add_error("paypal_email", "Enter your PayPal email address.")
+        missing_email = not data.get("paypal_email") and "paypal_email" not in self.errors
+        if kind == PayoutMethodKind.PAYPAL and missing_email:
+            self.add_error("paypal_email", "Enter your PayPal email address.")
         if kind == PayoutMethodKind.BANK:
             if not data.get("bank_holder"):
                 self.add_error("bank_holder", "Enter the account holder's name.")

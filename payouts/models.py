@@ -112,9 +112,7 @@ class Payout(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["creator", "key"], name="payouts_creator_key"),
             models.CheckConstraint(condition=Q(diamonds__gt=0), name="payouts_diamonds_positive"),
-            models.CheckConstraint(
-                condition=Q(amount_minor__gt=0), name="payouts_amount_positive"
-            ),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payouts_amount_positive"),
         ]
 
     def __str__(self) -> str:
@@ -150,9 +148,7 @@ class PayoutTerms(models.Model):
     )
     minimum_usd = models.DecimalField(max_digits=10, decimal_places=2)
     reason = models.CharField(max_length=300)
-    set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     set_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -177,8 +177,9 @@ def earnings_summary(*, creator, now: dt.datetime | None = None) -> Earnings:
     paid = 0
     if hold:
         paid = -(
-            Entry.objects.filter(account=hold, transaction__kind=TransactionKind.PAYOUT_PAID)
-            .aggregate(total=Sum("amount"))["total"]
+            Entry.objects.filter(
+                account=hold, transaction__kind=TransactionKind.PAYOUT_PAID
+            ).aggregate(total=Sum("amount"))["total"]
             or 0
         )
     days = settings.PAYOUT_CLEARING_DAYS
@@ -270,9 +271,7 @@ class Supporter:
 ANONYMOUS = "Anonymous"
 
 
-def top_supporters(
-    *, creator, since: dt.datetime | None = None, limit: int = 5
-) -> list[Supporter]:
+def top_supporters(*, creator, since: dt.datetime | None = None, limit: int = 5) -> list[Supporter]:
     """Fans by coins gifted to the creator. Anonymous gifts, and fans who opted out of
     rankings, show as "Anonymous" (an anonymous gift is never added to the fan's named line)."""
     gifts = creator_gifts(creator=creator)
@@ -332,9 +331,18 @@ def earnings_rows(*, creator, now: dt.datetime | None = None) -> Iterator[tuple]
         )
     )
     paid_left = summary.lifetime_paid
-    for at, stream_id, title, gift, quantity, anonymous, handle, hidden, coins, diamonds in (
-        rows.iterator(chunk_size=2000)
-    ):
+    for (
+        at,
+        stream_id,
+        title,
+        gift,
+        quantity,
+        anonymous,
+        handle,
+        hidden,
+        coins,
+        diamonds,
+    ) in rows.iterator(chunk_size=2000):
         if at > cutoff:
             status = GiftStatus.CLEARING
         elif diamonds <= paid_left:
@@ -411,9 +419,9 @@ def risk_flags(*, payout: Payout, now: dt.datetime | None = None) -> list[RiskFl
         flags.append(RiskFlag("disputes", "Refunds or disputes by this creator's fans (30 days)"))
     if creator.date_joined > now - RISK_WINDOW:
         flags.append(RiskFlag("new_account", "Account younger than 30 days"))
-    latest_method = (
-        PayoutMethod.objects.filter(creator=creator).aggregate(at=Max("created_at"))["at"]
-    )
+    latest_method = PayoutMethod.objects.filter(creator=creator).aggregate(at=Max("created_at"))[
+        "at"
+    ]
     if latest_method and latest_method > now - METHOD_CHANGE_WINDOW:
         flags.append(RiskFlag("method_changed", "Payout method set or changed in the last 72 h"))
     by_fan = (

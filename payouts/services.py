@@ -57,7 +57,7 @@ def payout_request(*, creator, diamonds: int, key: str) -> Payout:
     repeated key returns the first payout. Concurrent requests queue on the creator's
     earnings account row, so together they never exceed what is available.
     """
-    if not isinstance(diamonds, int) or isinstance(diamonds, bool) or not 0 < diamonds:
+    if not isinstance(diamonds, int) or isinstance(diamonds, bool) or diamonds <= 0:
         raise errors.PayoutError(errors.BAD_AMOUNT)
     if diamonds > MAX_DIAMONDS:
         diamonds = MAX_DIAMONDS  # refused below as more than available, with the real figure
@@ -279,9 +279,7 @@ def payout_method_set(
         raise ValidationError({"paypal_email": "Enter your PayPal email address."})
     if kind == PayoutMethodKind.BANK and not (method.iban and method.bank_holder):
         raise ValidationError("Enter the account holder and IBAN.")
-    previous = (
-        PayoutMethod.objects.select_for_update().filter(creator=creator, active=True).first()
-    )
+    previous = PayoutMethod.objects.select_for_update().filter(creator=creator, active=True).first()
     if previous is not None:
         previous.active = False
         previous.retired_at = timezone.now()
@@ -295,9 +293,7 @@ def payout_method_set(
         + "If this wasn't you, change your password and contact support right away."
     )
     transaction.on_commit(
-        lambda: send_mail(
-            f"[Giftcast] Payout method {changed}", body, None, [creator.email]
-        )
+        lambda: send_mail(f"[Giftcast] Payout method {changed}", body, None, [creator.email])
     )
     return method
 

@@ -55,7 +55,7 @@ def earnings_chart(daily: DailyEarnings) -> dict:
 
 @register.filter
 def change_pct(current: int, previous: int) -> str:
-    """"+12 %" against the previous period ("new" when there was nothing before)."""
+    """The change against the previous period ("new" when there was nothing before)."""
     if not previous:
         return "new" if current else "—"
     pct = round((current - previous) * 100 / previous)

@@ -21,7 +21,9 @@ def with_mfa(user):
 
 def paypal(user, email: str | None = None) -> PayoutMethod:
     return PayoutMethod.objects.create(
-        creator=user, kind=PayoutMethodKind.PAYPAL, paypal_email=email or f"pay{user.pk}@example.com"
+        creator=user,
+        kind=PayoutMethodKind.PAYPAL,
+        paypal_email=email or f"pay{user.pk}@example.com",
     )
 
 

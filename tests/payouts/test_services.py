@@ -307,11 +307,15 @@ def test_nobody_acts_on_their_own_payout(cleared_creator):
     assert payout.status == PayoutStatus.REQUESTED
 
 
-def test_every_status_change_emails_the_creator(cleared_creator, staff, django_capture_on_commit_callbacks):
+def test_every_status_change_emails_the_creator(
+    cleared_creator, staff, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         payout = _request(cleared_creator, 2_000)
     with django_capture_on_commit_callbacks(execute=True):
-        payout_transition(payout_id=payout.pk, to=PayoutStatus.REJECTED, by=staff, note="Name mismatch")
+        payout_transition(
+            payout_id=payout.pk, to=PayoutStatus.REJECTED, by=staff, note="Name mismatch"
+        )
     subjects = [m.subject for m in mail.outbox if m.to == [cleared_creator.email]]
     assert subjects == [
         "[Giftcast] We received your payout request",
@@ -324,7 +328,9 @@ def test_every_status_change_emails_the_creator(cleared_creator, staff, django_c
 # ----------------------------------------------------------------------------- methods
 
 
-def test_changing_the_method_retires_the_old_one_and_emails(cleared_creator, django_capture_on_commit_callbacks):
+def test_changing_the_method_retires_the_old_one_and_emails(
+    cleared_creator, django_capture_on_commit_callbacks
+):
     old = cleared_creator.payout_methods.get(active=True)
     with django_capture_on_commit_callbacks(execute=True):
         new = payout_method_set(
