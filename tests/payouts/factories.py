@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 
 from livestreams.services import gift_send
 from payouts.models import PayoutMethod, PayoutMethodKind
@@ -13,10 +19,24 @@ from tests.livestreams.factories import creator, fan_with, live_stream
 
 
 def with_mfa(user):
-    """Turn on TOTP (and recovery codes) for `user`, as allauth's activation does."""
-    TOTP.activate(user, generate_totp_secret())
+    """Turn on TOTP (and recovery codes) for `user`, as allauth's activation does; the
+    secret is kept on the object (`user.totp_secret`) for `totp_code`."""
+    user.totp_secret = generate_totp_secret()
+    TOTP.activate(user, user.totp_secret)
     RecoveryCodes.activate(user)
     return user
+
+
+def totp_code(secret: str) -> str:
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+
+
+def login_with_mfa(client, user, password: str) -> None:
+    """Sign in as a person does: password, then the authenticator app's code."""
+    response = client.post("/accounts/login/", {"login": user.email, "password": password})
+    assert response["Location"] == "/accounts/2fa/authenticate/", response
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(user.totp_secret)})
+    assert response.status_code == 302 and int(client.session["_auth_user_id"]) == user.pk
 
 
 def paypal(user, email: str | None = None) -> PayoutMethod:
