@@ -7,6 +7,7 @@ class WalletConfig(AppConfig):
     verbose_name = "Wallet"
 
     def ready(self):
+        from . import checks  # noqa: F401  (registers the payment configuration checks)
         from .ledger import system_accounts_ensure
 
         # The gift path names system accounts by their fixed ids: keep them present after

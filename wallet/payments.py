@@ -24,8 +24,18 @@ SIMULATED_PAY_CARD = "4242424242424242"
 SIMULATED_DECLINE_CARD = "4000000000000002"
 
 
+WEBHOOK_SECRET_MISSING = (
+    "STRIPE_WEBHOOK_SECRET is not set, so Stripe's events cannot be verified: set it to the "
+    "signing secret of the webhook endpoint (whsec_…)."
+)
+
+
 class PaymentProviderError(Exception):
     """The provider could not be reached or refused the request."""
+
+
+class WebhookSecretMissing(PaymentProviderError):
+    """Stripe is the provider but no webhook signing secret is configured."""
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,15 @@ class CheckoutSession:
 
 
 def webhook_secret() -> str:
-    """STRIPE_WEBHOOK_SECRET, or (simulated payments only) one derived from SECRET_KEY."""
+    """STRIPE_WEBHOOK_SECRET, or (simulated payments only) one derived from SECRET_KEY.
+
+    Stripe signs with the endpoint's own secret, so a derived one would refuse every real
+    event: with the Stripe provider and no secret set this raises WebhookSecretMissing.
+    """
     if settings.STRIPE_WEBHOOK_SECRET:
         return settings.STRIPE_WEBHOOK_SECRET
+    if not simulated_in_force():
+        raise WebhookSecretMissing(WEBHOOK_SECRET_MISSING)
     digest = hmac.new(settings.SECRET_KEY.encode(), b"giftcast-simulated-webhook", hashlib.sha256)
     return "whsec_sim_" + digest.hexdigest()
 
@@ -61,6 +77,27 @@ def verify_signature(payload: bytes, signature: str | None) -> str:
     text = payload.decode("utf-8")
     stripe.WebhookSignature.verify_header(text, signature, webhook_secret(), tolerance=300)
     return text
+
+
+def simulated_in_force() -> bool:
+    """Whether the simulated provider is the one the site takes payments with now."""
+    provider: str = settings.PAYMENT_PROVIDER
+    return provider == SimulatedProvider.name
+
+
+def payments_are_test_mode() -> bool:
+    """True when no real money moves: the simulated provider, or Stripe with a test key."""
+    return simulated_in_force() or stripe_key_mode(settings.STRIPE_SECRET_KEY) != "live"
+
+
+def stripe_key_mode(key: str, *, kinds: tuple[str, ...] = ("sk", "rk")) -> str | None:
+    """`test` or `live` from a Stripe key's prefix (`sk_test_…`), None if it is not one of
+    `kinds` (secret and restricted keys by default; ("pk",) for publishable keys)."""
+    kind, _, rest = key.partition("_")
+    mode, _, secret = rest.partition("_")
+    if kind in kinds and mode in ("test", "live") and secret:
+        return mode
+    return None
 
 
 class StripeProvider:

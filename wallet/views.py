@@ -17,9 +17,21 @@ from .forms import LimitsForm, RechargeForm, SimulatedCardForm
 from .limits import limit_set, limits_for
 from .models import LimitKind, Recharge, RechargeStatus
 from .money import to_major
-from .payments import SIMULATED_DECLINE_CARD, SIMULATED_PAY_CARD, SimulatedProvider, sign_payload
+from .payments import (
+    SIMULATED_DECLINE_CARD,
+    SIMULATED_PAY_CARD,
+    SimulatedProvider,
+    payments_are_test_mode,
+    sign_payload,
+    simulated_in_force,
+)
 from .services import recharge_create, recharge_sync
 from .webhooks import webhook_receive
+
+SIMULATED_CLOSED = (
+    "This test checkout is closed: the site no longer takes simulated payments. Nothing was "
+    "charged and no coins were added; start a new recharge to buy coins."
+)
 
 
 def _money_context(user) -> dict:
@@ -79,6 +91,7 @@ def recharge(request: HttpRequest) -> HttpResponse:
         "custom_low": low,
         "custom_high": high,
         "custom_rate": best,
+        "test_payments": payments_are_test_mode(),
     }
     return render(request, "wallet/recharge.html", context, status=status)
 
@@ -95,6 +108,7 @@ def recharge_success(request: HttpRequest, pk: int) -> HttpResponse:
         **_money_context(request.user),
         "recharge": recharge_obj,
         "coins": selectors.coin_balance(user=request.user),
+        "test_payments": payments_are_test_mode(),
     }
     return render(request, "wallet/recharge_result.html", context)
 
@@ -107,16 +121,28 @@ def recharge_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         "recharge": recharge_obj,
         "cancelled": True,
         "coins": selectors.coin_balance(user=request.user),
+        "test_payments": payments_are_test_mode(),
     }
     return render(request, "wallet/recharge_result.html", context)
 
 
 @login_required
 def simulated_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
-    """The embedded default's stand-in for Stripe's hosted checkout page."""
+    """The embedded default's stand-in for Stripe's hosted checkout page.
+
+    Only while the simulated provider is the one in force: a checkout opened before the
+    operator switched to Stripe cannot be paid with a test card afterwards.
+    """
     recharge_obj = get_object_or_404(
         Recharge, provider_session_id=session_id, provider=SimulatedProvider.name, user=request.user
     )
+    if not simulated_in_force():
+        context = {
+            **_money_context(request.user),
+            "recharge": recharge_obj,
+            "closed": SIMULATED_CLOSED,
+        }
+        return render(request, "wallet/simulated_checkout.html", context, status=410)
     if recharge_obj.status != RechargeStatus.PENDING:
         return redirect("wallet:recharge_success", pk=recharge_obj.pk)
     form = SimulatedCardForm(request.POST if request.method == "POST" else None)
@@ -141,6 +167,7 @@ def simulated_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
         "form": form,
         "declined": declined,
         "cancel_url": reverse("wallet:recharge_cancel", args=[recharge_obj.pk]),
+        "test_payments": True,
     }
     return render(
         request, "wallet/simulated_checkout.html", context, status=402 if declined else 200

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from . import exceptions as errors
 from .models import Recharge, RechargeStatus, WebhookEvent, WebhookEventStatus
-from .payments import verify_signature
+from .payments import WebhookSecretMissing, verify_signature
 from .services import _locked, _set_lock_timeout, recharge_clawback, recharge_close, recharge_fulfil
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,11 @@ def webhook_receive(*, payload: bytes, signature: str | None) -> WebhookResult:
         return WebhookResult(400, "bad signature")
     except UnicodeDecodeError:
         return WebhookResult(400, MALFORMED)
+    except WebhookSecretMissing as exc:
+        # Our configuration, not the sender's fault: 503 so Stripe keeps the event and
+        # retries it once the secret is set (check --deploy reports this too).
+        logger.error("webhook refused: %s", exc)
+        return WebhookResult(503, "webhook secret not configured")
     try:
         event = event_decode(text)
     except MalformedEvent as exc:

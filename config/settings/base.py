@@ -246,9 +246,15 @@ PAYOUT_CLEARING_DAYS = env.int("PAYOUT_CLEARING_DAYS", default=7)
 CREATOR_MIN_FOLLOWERS = env.int("CREATOR_MIN_FOLLOWERS", default=1000)
 CREATOR_MIN_AGE = 18
 
+# Payments (wallet/checks.py holds them to the rules; `check --deploy` reports breaches).
+# Production settings set PRODUCTION and refuse to fall back to simulated payments.
+PRODUCTION = False
 PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Not used by the site (checkout is hosted by Stripe); when set, it must match the secret
+# key's mode (test or live).
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 if not PAYMENT_PROVIDER:
     PAYMENT_PROVIDER = "stripe" if STRIPE_SECRET_KEY else "simulated"
 

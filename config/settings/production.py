@@ -3,7 +3,12 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import STRIPE_SECRET_KEY, env
+
+NO_PAYMENT_PROVIDER = (
+    "Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or PAYMENT_PROVIDER=simulated for a site "
+    "that takes no real money (its payment pages then say so)."
+)
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -30,3 +35,10 @@ SECURE_HSTS_PRELOAD = True
 
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 DEMO_DATA_ALLOWED = False
+
+# ------------------------------------------------------------------------------
+# PAYMENTS: no silent fall-back to simulated payments (free coins for a test card)
+# ------------------------------------------------------------------------------
+PRODUCTION = True
+if not env("PAYMENT_PROVIDER", default="") and not STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured(NO_PAYMENT_PROVIDER)

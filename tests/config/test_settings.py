@@ -10,15 +10,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# A deployment that takes payments through Stripe (test mode, as DESIGN §3 has it).
 PROD_ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "DJANGO_SECRET_KEY": "k3J9x!vQ2m#pL8zR4tW7yB1nC6fH0dS5gA2eU9iO3kM7qX4wZ8vT1rY6uP0lN5jE",
     "DJANGO_ALLOWED_HOSTS": "giftcast.example.com",
+    "STRIPE_SECRET_KEY": "sk_test_giftcast_settings_check",
+    "STRIPE_WEBHOOK_SECRET": "whsec_giftcast_settings_check",
 }
+PAYMENT_ENV = ("PAYMENT_PROVIDER", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
+
+def _without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in PROD_ENV.items() if k not in names}
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    # Only what the test sets: none of the caller's Django or payment settings.
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "STRIPE_")) and k != "PAYMENT_PROVIDER"
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -33,6 +46,45 @@ def test_production_check_deploy_reports_no_warnings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PROD_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_refuses_to_fall_back_to_simulated_payments():
+    result = _manage("check", env=_without(*PAYMENT_ENV))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "STRIPE_SECRET_KEY" in result.stderr and "PAYMENT_PROVIDER=simulated" in result.stderr
+
+
+def test_production_check_deploy_errors_on_simulated_payments_set_explicitly():
+    env = {**_without(*PAYMENT_ENV), "PAYMENT_PROVIDER": "simulated"}
+    assert _manage("check", env=env).returncode == 0  # it starts: the operator chose it
+    result = _manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "wallet.E010" in result.stderr and "4242" in result.stderr
+
+
+def test_production_check_deploy_errors_on_a_stripe_key_without_webhook_secret():
+    result = _manage("check", "--deploy", env=_without("STRIPE_WEBHOOK_SECRET"))
+    assert result.returncode != 0
+    assert "wallet.E011" in result.stderr and "STRIPE_WEBHOOK_SECRET" in result.stderr
+
+
+def test_production_check_deploy_errors_on_mixed_test_and_live_keys():
+    env = {**PROD_ENV, "STRIPE_PUBLISHABLE_KEY": "pk_live_giftcast_settings_check"}
+    result = _manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "wallet.E015" in result.stderr
+
+
+def test_live_key_outside_production_fails_every_command():
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "STRIPE_SECRET_KEY": "sk_live_giftcast_settings_check",
+        "STRIPE_WEBHOOK_SECRET": "whsec_giftcast_settings_check",
+    }
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "wallet.E003" in result.stderr
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
