@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -85,6 +88,49 @@ def test_live_key_outside_production_fails_every_command():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "wallet.E003" in result.stderr
+
+
+def test_production_collectstatic_succeeds_into_a_fresh_root(tmp_path):
+    """whitenoise's manifest storage follows every url() and sourceMappingURL: a reference to
+    a file that is not shipped fails the release step (MissingFileError)."""
+    result = _manage(
+        "collectstatic", "--noinput", env={**PROD_ENV, "DJANGO_STATIC_ROOT": str(tmp_path)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    hls = tmp_path / manifest["vendor/hls.light.min.js"]
+    assert hls.is_file() and (tmp_path / (manifest["vendor/hls.light.min.js"] + ".gz")).is_file()
+    assert "sourceMappingURL" not in hls.read_text()
+    assert "css/site.css" in manifest
+
+
+def _release_commands_in_docs() -> list[str]:
+    text = (ROOT / "docs" / "operations.md").read_text()
+    section = text.split("<!-- release-steps -->", 2)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def test_release_script_runs_the_steps_the_docs_give():
+    """docs/operations.md's release steps are what deploy/release-check.sh runs, in order."""
+    documented = _release_commands_in_docs()
+    assert documented[:3] == [
+        "python manage.py check --deploy --fail-level WARNING",
+        "python manage.py migrate --noinput",
+        "python manage.py collectstatic --noinput",
+    ]
+    assert any(shlex.split(c)[0] == "daphne" for c in documented)
+    script = (ROOT / "deploy" / "release-check.sh").read_text().splitlines()
+    # As written; the server line may add output redirections and `&` (in the background).
+    plumbing = re.compile(r"(\s+(\d?>&?\S+|&))*")
+
+    def runs(line: str, command: str) -> bool:
+        line = line.strip()
+        return line.startswith(command) and plumbing.fullmatch(line[len(command) :]) is not None
+
+    ran = [c for line in script for c in documented if runs(line, c)]
+    assert ran == documented
+    assert "deploy/release-check.sh" in (ROOT / ".ci" / "run").read_text()
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
