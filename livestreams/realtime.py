@@ -428,6 +428,17 @@ def _run(function, *args) -> None:
     if main_loop is not None and main_loop.is_running():
         main_loop.call_soon_threadsafe(_enqueue, main_loop, function, args)
         return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        # A loop of someone else's runs in this thread (Playwright's sync API in the browser
+        # tests, a notebook) and can't be waited on from inside: use a thread of its own.
+        worker = threading.Thread(target=asyncio.run, args=(function(*args),))
+        worker.start()
+        worker.join()
+        return
     loop = getattr(_thread, "loop", None)
     if loop is None or loop.is_closed():
         loop = _thread.loop = asyncio.new_event_loop()
