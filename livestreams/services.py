@@ -10,6 +10,7 @@ from decimal import ROUND_FLOOR, Decimal
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,6 +27,13 @@ from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, 
 def diamonds_for(coins: int) -> int:
     """floor(coins × CREATOR_SHARE), in exact decimal arithmetic."""
     return int((Decimal(coins) * settings.CREATOR_SHARE).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def diamonds_earned(*, before: int, coins: int) -> int:
+    """What a gift of `coins` earns the creator when the fan has given `before` coins in the
+    stream already: the step it makes in floor(total × CREATOR_SHARE), so that a fan's gifts
+    to a stream earn diamonds_for(their total) in all (DESIGN §2), not a floor per gift."""
+    return diamonds_for(before + coins) - diamonds_for(before)
 
 
 # ----------------------------------------------------------------------------- streams
@@ -98,8 +106,12 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
     key returns the first result and charges nothing. Refusals raise RoomError or a wallet
     error and change nothing.
 
+    The gift earns the creator the step it makes in floor(total × CREATOR_SHARE) on the fan's
+    running total in the stream, named and anonymous sends together (diamonds_earned).
+
     On PostgreSQL the whole gift is one call of the `gift_post` database function (one round
-    trip; migration 0006); elsewhere (SQLite) the ORM path below. Both write the same rows.
+    trip; livestreams/sql/gift_post.sql); elsewhere (SQLite) the ORM path below. Both write
+    the same rows, in the same order.
     """
     key = _valid_key(key)
     _valid_quantity(quantity)
@@ -124,14 +136,17 @@ def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str
         raise errors.error(errors.RATE_LIMITED)
 
     coins = gift.coins * quantity
-    diamonds = diamonds_for(coins)
-    legs = [OwnerLeg(sender.pk, Purpose.WALLET, -coins), OwnerLeg(None, Purpose.COINS_SPENT, coins)]
-    if diamonds:
-        legs += [
-            OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -diamonds),
-            OwnerLeg(stream.creator_id, Purpose.EARNINGS, diamonds),
-        ]
     with transaction.atomic(durable=True):
+        diamonds = _gift_diamonds(stream_id=stream.pk, sender_id=sender.pk, key=key, coins=coins)
+        legs = [
+            OwnerLeg(sender.pk, Purpose.WALLET, -coins),
+            OwnerLeg(None, Purpose.COINS_SPENT, coins),
+        ]
+        if diamonds:
+            legs += [
+                OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -diamonds),
+                OwnerLeg(stream.creator_id, Purpose.EARNINGS, diamonds),
+            ]
         posted = transfer_post(
             kind=TransactionKind.GIFT,
             idempotency_key=f"gift:{sender.pk}:{key}",
@@ -316,6 +331,26 @@ def _gift_event(sent: SentGift) -> dict:
         "big": gift.is_big,
         "sender": selectors.sender_label(sent.sender.profile, anonymous=sent.anonymous),
     }
+
+
+def _gift_diamonds(*, stream_id: int, sender_id: int, key: str, coins: int) -> int:
+    """What a gift earns the creator, read inside the gift's transaction as gift_post reads
+    it. The fan's gifts to the stream take turns until the commit (on PostgreSQL under
+    gift_post's own lock; SQLite's transactions begin IMMEDIATE, one writer at a time), so
+    each reads the total the one before it left. A key seen before is priced as it first was:
+    the ledger then finds the same request and replays it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"gift_post:{stream_id}:{sender_id}"],
+            )
+    first = SentGift.objects.filter(sender_id=sender_id, key=key).values_list("diamonds")
+    if row := first.first():
+        return row[0]
+    gifters = StreamGifter.objects.filter(stream_id=stream_id, sender_id=sender_id)
+    before = gifters.aggregate(total=Sum("coins"))["total"] or 0
+    return diamonds_earned(before=before, coins=coins)
 
 
 def _gifter_add(*, stream: Stream, sender, anonymous: bool, coins: int) -> tuple[int, int]:

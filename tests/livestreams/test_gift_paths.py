@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
+import livestreams
 from livestreams.models import RoomBan, SentGift, StreamGifter
 from livestreams.services import gift_send
 from tests.livestreams.factories import fan_with, live_stream
@@ -32,6 +35,7 @@ def _scenario(fast: bool, run_callbacks, room_frames) -> dict:
     RoomBan.objects.create(creator=star, user=banned, kind=RoomBan.Kind.BAN)
     role = {fan.pk: "fan", other.pk: "other", banned.pk: "banned", star.pk: "star", None: "system"}
     handles = {u.profile.handle: role[u.pk] for u in (fan, other, banned, star)}
+    handles |= {f"@{handle}": f"@{who}" for handle, who in handles.items()}  # names by default
     key = str(uuid.uuid4())
     outcomes = []
 
@@ -60,11 +64,18 @@ def _scenario(fast: bool, run_callbacks, room_frames) -> dict:
              sent.coins, sent.diamonds, sent.anonymous)
         )  # fmt: skip
 
-    send("perfume", fan, "perfume", quantity=3, key=key)
+    rose_key = str(uuid.uuid4())
+    # The fan's running total in the stream (named and anonymous together) and what each
+    # send earns: floor(new total / 2) - floor(old total / 2).
+    send("perfume", fan, "perfume", quantity=3, key=key)  # 60: 30
     send("replay", fan, "perfume", quantity=3, key=key)
     send("conflict", fan, "rose", quantity=1, key=key)
-    send("rose", fan, "rose")  # 0 diamonds: a two-leg transaction
-    send("anonymous", fan, "finger-heart", anonymous=True)
+    send("rose", fan, "rose")  # 61: 0 diamonds, a two-leg transaction
+    send("rose-2", fan, "rose", key=rose_key)  # 62: 1
+    send("anonymous-rose", fan, "rose", anonymous=True)  # 63: 0
+    send("anonymous", fan, "finger-heart", anonymous=True)  # 68: 3
+    send("rose-replay", fan, "rose", key=rose_key)  # as first sent (1), though 68 -> 69 is 0
+    send("other-rose", other, "rose")  # the other fan's own total, 1: 0
     send("short", other, "doughnut")
     send("self", star, "rose")
     send("banned", banned, "rose")
@@ -112,13 +123,17 @@ def test_one_call_and_orm_paths_do_the_same(django_capture_on_commit_callbacks, 
     assert [o[0] for o in fast["outcomes"] if len(o) == 3] == [
         "conflict", "short", "self", "banned", "unknown", "no-stream", "frozen", "ended",
     ]  # fmt: skip
-    assert fast["balances"] == {"fan": 100 - 60 - 1 - 5, "star": 30 + 0 + 2}
+    assert fast["balances"] == {"fan": 100 - 60 - 1 - 1 - 1 - 5, "star": 30 + 0 + 1 + 0 + 3}
+    assert [o[7] for o in fast["outcomes"] if len(o) > 3] == [30, 30, 0, 1, 0, 3, 1, 0]
+    # Per fan, the diamonds are the floored share of all their coins in the stream.
+    assert sum(d for who, *_, d, _ in fast["sent"] if who == "fan") == 68 // 2
+    assert sum(d for who, *_, d, _ in fast["sent"] if who == "other") == 1 // 2
     assert fast["frames"][0]["combo"] == 3 and fast["frames"][0]["seq"] == 1
     assert fast["frames"][0]["ranking"] == {
         "top": [{"handle": "fan", "name": "Fan One", "anonymous": False, "coins": 60}],
         "coins": 60,
     }
-    assert [f["seq"] for f in fast["frames"]] == [1, 2, 3]  # one frame per gift
+    assert [f["seq"] for f in fast["frames"]] == [1, 2, 3, 4, 5, 6]  # one frame per gift
     assert ledger_audit().ok
 
 
@@ -128,7 +143,7 @@ def test_the_one_call_path_writes_the_orm_paths_fingerprint(
     """Replays compare fingerprints: gift_post must compute wallet.ledger's, byte for byte."""
     _scenario(True, django_capture_on_commit_callbacks, room_frames)
     txns = Transaction.objects.filter(kind="gift").prefetch_related("entries__account")
-    assert len(txns) == 3
+    assert len(txns) == 6
     for txn in txns:
         legs = [(e.account.owner_id, e.account.purpose, e.amount) for e in txn.entries.all()]
         assert txn.fingerprint == _fingerprint("gift", txn.reference, legs)
@@ -153,3 +168,46 @@ def test_a_stream_or_gift_with_sends_cannot_be_deleted_in_the_database():
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM livestreams_stream WHERE id = %s", [quiet.pk])
     assert not type(stream).objects.filter(pk=quiet.pk).exists()
+
+
+GIFT_POST = "gift_post(bigint, bigint, text, int, text, boolean, numeric, bigint, bigint)"
+SQL_FILE = Path(livestreams.__file__).parent / "sql" / "gift_post.sql"
+
+
+def _definition(function: str) -> str:
+    """The function as PostgreSQL has it, its schema left out, runs of whitespace as one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname, pg_get_functiondef(p.oid) FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = %s::regprocedure",
+            [function],
+        )
+        schema, text = cursor.fetchone()
+    return " ".join(text.replace(f"FUNCTION {schema}.", "FUNCTION ").split())
+
+
+def test_the_installed_gift_post_is_the_newest_file():
+    """The migrations install a frozen copy of livestreams/sql/gift_post.sql: the function the
+    database has must be what the file says (a changed file needs a migration of its own).
+    The file is installed beside it, in a schema of its own, and PostgreSQL prints both."""
+    installed = _definition(f"public.{GIFT_POST}")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA gift_post_file")
+            cursor.execute("SET LOCAL search_path = gift_post_file, public")
+            cursor.execute(SQL_FILE.read_text())
+        from_file = _definition(f"gift_post_file.{GIFT_POST}")
+        transaction.set_rollback(True)
+    assert installed == from_file
+    assert "pg_advisory_xact_lock" in installed  # the share's version, not 0008's
+
+
+def test_the_exact_share_migration_goes_back_to_the_per_gift_floor():
+    executor = MigrationExecutor(connection)
+    newest = executor.loader.graph.leaf_nodes("livestreams")
+    try:
+        executor.migrate([("livestreams", "0008_gift_post_gifter_total")])
+        assert "diamonds := floor(coins * p_share);" in _definition(f"public.{GIFT_POST}")
+    finally:
+        MigrationExecutor(connection).migrate(newest)
+    assert "pg_advisory_xact_lock" in _definition(f"public.{GIFT_POST}")
