@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
@@ -10,6 +13,13 @@ from .realtime import Gifter, viewers_of
 
 def gift_catalogue() -> QuerySet[Gift]:
     return Gift.objects.filter(active=True).order_by("sort_order", "coins")
+
+
+def creator_share_terms() -> dict[str, int]:
+    """CREATOR_SHARE in whole numbers, for fans: 0.5 is 1 diamond for every 2 coins. It holds
+    over a fan's gifts to a stream together, not each gift on its own (DESIGN §2)."""
+    share = Fraction(settings.CREATOR_SHARE)
+    return {"diamonds": share.numerator, "coins": share.denominator}
 
 
 def live_streams() -> QuerySet[Stream]:

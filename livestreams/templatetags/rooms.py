@@ -18,3 +18,11 @@ def live_stream_of(user):
     from livestreams.selectors import live_stream_of as select
 
     return select(creator=user)
+
+
+@register.simple_tag
+def creator_share_terms():
+    """{% creator_share_terms as share %}: share.diamonds for every share.coins a fan gives."""
+    from livestreams.selectors import creator_share_terms as select
+
+    return select()

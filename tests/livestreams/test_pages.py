@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -83,6 +84,21 @@ def test_room_page_for_a_fan_shows_tray_with_money_values(client):
     assert 'data-gift="lion"' in body and "29,999" in body
     assert "$0.01" in body  # a Rose at the best USD package rate
     assert 'id="room-config"' in body and "<script>" not in body
+
+
+@pytest.mark.parametrize(
+    ("share", "terms"),
+    [("0.5", "earns 1 diamond for every 2 coins"), ("0.6", "earns 3 diamonds for every 5 coins"),
+     ("1", "earns 1 diamond for every coin")],
+)  # fmt: skip
+def test_the_tray_says_what_gifts_earn_the_creator(client, settings, share, terms):
+    settings.CREATOR_SHARE = Decimal(share)
+    stream = live_stream()
+    stream.creator.profile.display_name = "Ada Sings"
+    stream.creator.profile.save()
+    client.force_login(fan_with(0))
+    body = " ".join(client.get(f"/live/{stream.pk}/").content.decode().split())
+    assert f"Ada Sings {terms} you gift in this stream" in body
 
 
 def test_room_page_for_an_anonymous_visitor_has_no_tray(client):
