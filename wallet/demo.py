@@ -8,7 +8,10 @@ from .webhooks import webhook_receive
 
 DEMO_SESSION = "cs_sim_demo_fan_5000"
 # Fans whose gifts make up the demo creator's earnings history (livestreams.demo).
-HISTORY_FANS = {"mia@example.com": "cs_sim_demo_mia_5000", "noah@example.com": "cs_sim_demo_noah_5000"}
+HISTORY_FANS = {
+    "mia@example.com": "cs_sim_demo_mia_5000",
+    "noah@example.com": "cs_sim_demo_noah_5000",
+}
 
 
 def seed(context: dict) -> None:

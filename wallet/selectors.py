@@ -19,6 +19,11 @@ def coin_balance(*, user) -> int:
     return account.balance if account else 0
 
 
+def has_earnings(*, user) -> bool:
+    """Whether `user` has ever earned diamonds (their earnings live on the creator pages)."""
+    return Account.objects.filter(owner=user, purpose=Purpose.EARNINGS).exists()
+
+
 def wallet_is_frozen(*, user) -> bool:
     return Account.objects.filter(owner=user, purpose=Purpose.WALLET, frozen=True).exists()
 

@@ -49,6 +49,7 @@ def balance(request: HttpRequest) -> HttpResponse:
         "coins": coins,
         "frozen": selectors.wallet_is_frozen(user=user),
         "recent": selectors.recharge_history(user=user)[:5],
+        "has_earnings": selectors.has_earnings(user=user),
     }
     return render(request, "wallet/balance.html", context)
 

@@ -294,3 +294,10 @@ def test_staff_cannot_act_on_their_own_payout_in_admin(creator_client):
     creator_client.post(f"/admin/payouts/payout/{payout.pk}/act/", {"action": "approve"})
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.REQUESTED
+
+
+def test_a_creators_wallet_links_to_their_diamonds(creator_client, user):
+    page = creator_client.get("/wallet/").content.decode()
+    assert "Your diamonds" in page and 'href="/creator/"' in page
+    creator_client.force_login(user)
+    assert "Your diamonds" not in creator_client.get("/wallet/").content.decode()

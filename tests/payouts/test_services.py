@@ -235,7 +235,8 @@ def test_illegal_moves_are_refused(cleared_creator, staff, current, target):
 
 
 def test_every_legal_move_is_allowed(staff):
-    cleared_creator, stream, _ = earning_creator(gifts=2, slug="universe")  # enough for every paid payout
+    # Enough for every paid payout the loop makes.
+    cleared_creator, stream, _ = earning_creator(gifts=2, slug="universe")
     sent_at(stream, dt.datetime.now(dt.UTC) - CLEARED)
     for current, targets in TRANSITIONS.items():
         for target in targets:

@@ -144,7 +144,7 @@ def test_balance_page_shows_coins_and_their_value(user_client, user):
 @pytest.mark.parametrize(
     ("url", "most"),
     [
-        ("/wallet/", 9),
+        ("/wallet/", 10),
         ("/wallet/recharge/", 10),
         ("/wallet/statement/", 9),
         ("/wallet/limits/", 9),
