@@ -79,7 +79,7 @@ class PayoutAdmin(admin.ModelAdmin):
     ordering = ("created_at",)
     list_per_page = 25
     readonly_fields = (
-        "creator", "status", "diamonds", "amount_minor", "currency", "method", "provider",
+        "creator", "status", "diamonds_shown", "cash", "method", "provider",
         "provider_reference", "key", "note", "created_at", "updated_at", "paid_at",
         "earnings", "risks",
     )  # fmt: skip
