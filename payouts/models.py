@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from livestreams.models import SentGift
+
 
 class PayoutStatus(models.TextChoices):
     REQUESTED = "requested", "Requested"
@@ -179,3 +181,20 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 USD = {self.per_usd} {self.currency}"
+
+
+class GiftReversal(models.Model):
+    """A gift still clearing whose diamonds were taken back from the creator because the
+    fan's payment was refunded or disputed after the coins were spent (DESIGN §5)."""
+
+    sent_gift = models.OneToOneField(SentGift, on_delete=models.PROTECT, related_name="reversal")
+    recharge_id = models.BigIntegerField(help_text="The refunded or disputed recharge.")
+    diamonds = models.PositiveBigIntegerField()
+    transaction_id = models.BigIntegerField(help_text="The ledger transaction.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Gift {self.sent_gift_id} reversed ({self.diamonds:,} diamonds)"

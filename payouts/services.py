@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from wallet.exceptions import InsufficientFunds
 from wallet.ledger import account_get, legs, transaction_post
 from wallet.models import Account, Purpose, TransactionKind
 
@@ -25,6 +26,7 @@ from . import exceptions as errors
 from . import selectors
 from .models import (
     TRANSITIONS,
+    GiftReversal,
     Payout,
     PayoutMethod,
     PayoutMethodKind,
@@ -309,3 +311,68 @@ def payout_minimum_set(*, creator, minimum_usd: Decimal, reason: str, by) -> Pay
         defaults={"minimum_usd": minimum_usd, "reason": reason.strip()[:300], "set_by": by},
     )
     return terms
+
+
+# ----------------------------------------------------------------------------- chargebacks
+
+
+def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
+    """Take back the diamonds of the fan's gifts still clearing, newest first, until the
+    `coins` the fan had already spent of a refunded or disputed recharge are covered.
+
+    Runs inside the clawback's transaction (wallet.signals.coins_clawed_back). Each
+    reversal is its own balanced transaction (EARNINGS → DIAMONDS_ISSUED) under the key
+    `reversal:<gift id>`; diamonds already available are never taken back, and a gift
+    whose creator no longer holds its diamonds (a staff adjustment spent them) is left."""
+    from livestreams.models import SentGift
+
+    candidates = (
+        SentGift.objects.filter(
+            sender_id=recharge.user_id,
+            created_at__gt=selectors.clearing_cutoff(),
+            reversal__isnull=True,
+        )
+        .select_related("stream", "gift")
+        .order_by("-created_at", "-pk")
+    )
+    reversed_, covered = [], 0
+    for gift in candidates.iterator(chunk_size=200):
+        if covered >= coins:
+            break
+        covered += gift.coins
+        if not gift.diamonds:
+            continue  # nothing to take back (its share rounded into the next gift's)
+        earnings = account_get(owner=gift.stream.creator, purpose=Purpose.EARNINGS)
+        try:
+            with transaction.atomic():
+                txn = transaction_post(
+                    kind=TransactionKind.GIFT_REVERSAL,
+                    idempotency_key=f"reversal:{gift.pk}",
+                    legs=legs(
+                        (earnings, -gift.diamonds),
+                        (account_get(purpose=Purpose.DIAMONDS_ISSUED), gift.diamonds),
+                    ),
+                    reference=f"gift:{gift.pk}",
+                    memo=(
+                        f"{gift.gift.name} × {gift.quantity} reversed: recharge "
+                        f"#{recharge.pk} {recharge.status}"
+                    ),
+                    check_frozen=False,
+                )
+                reversal = GiftReversal.objects.create(
+                    sent_gift=gift, recharge_id=recharge.pk, diamonds=gift.diamonds,
+                    transaction_id=txn.pk,
+                )  # fmt: skip
+        except InsufficientFunds:
+            log.warning("gift %s not reversed: its creator's earnings no longer cover it", gift.pk)
+            continue
+        log.info(
+            "gift %s reversed diamonds=%s creator=%s recharge=%s key=reversal:%s",
+            gift.pk, gift.diamonds, gift.stream.creator_id, recharge.pk, gift.pk,
+        )  # fmt: skip
+        reversed_.append(reversal)
+    return reversed_
+
+
+def _on_coins_clawed_back(sender, *, recharge, coins: int, **kwargs) -> None:
+    gifts_reverse_for_clawback(recharge=recharge, coins=coins)

@@ -123,6 +123,7 @@ class TransactionKind(models.TextChoices):
     PAYOUT_REQUEST = "payout_request", "Payout request"
     PAYOUT_REJECTION = "payout_rejection", "Payout rejection"
     PAYOUT_PAID = "payout_paid", "Payout paid"
+    GIFT_REVERSAL = "gift_reversal", "Gift reversed (refund or dispute)"
     TRANSFER = "transfer", "Transfer"
 
 

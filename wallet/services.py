@@ -31,6 +31,7 @@ from .models import (
 from .money import format_money
 from .payments import PaymentProviderError, get_provider
 from .selectors import custom_amount_minor, custom_limits, money_locale, wallet_is_frozen
+from .signals import coins_clawed_back
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +271,7 @@ def recharge_clawback(
                 frozen=True,
                 frozen_reason=f"Recharge #{recharge.pk} {to}: {debt:,} coins were already spent.",
             )
+            coins_clawed_back.send(sender=Recharge, recharge=recharge, coins=debt)
     return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
 
 
