@@ -15,7 +15,7 @@ from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, QuerySet, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -185,7 +185,7 @@ def earnings_summary(*, creator, now: dt.datetime | None = None) -> Earnings:
     days = settings.PAYOUT_CLEARING_DAYS
     rows = (
         creator_gifts(creator=creator)
-        .filter(created_at__gt=clearing_cutoff(now), diamonds__gt=0)
+        .filter(created_at__gt=clearing_cutoff(now), diamonds__gt=0, reversal__isnull=True)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(diamonds=Sum("diamonds"))
@@ -228,7 +228,7 @@ def daily_earnings(*, creator, days: int = 30, now: dt.datetime | None = None) -
     start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
     rows = (
         creator_gifts(creator=creator)
-        .filter(created_at__gte=start)
+        .filter(created_at__gte=start, reversal__isnull=True)
         .annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(diamonds=Sum("diamonds"))
@@ -247,7 +247,7 @@ def stream_history(*, creator) -> QuerySet[Stream]:
         .annotate(
             gift_count=Sum("gifts__quantity"),
             gifter_count=Count("gifts__sender", distinct=True),
-            diamonds=Sum("gifts__diamonds"),
+            diamonds=Sum("gifts__diamonds", filter=Q(gifts__reversal__isnull=True)),
             duration=ExpressionWrapper(
                 F("ended_at") - F("started_at"), output_field=DurationField()
             ),
@@ -274,7 +274,7 @@ ANONYMOUS = "Anonymous"
 def top_supporters(*, creator, since: dt.datetime | None = None, limit: int = 5) -> list[Supporter]:
     """Fans by coins gifted to the creator. Anonymous gifts, and fans who opted out of
     rankings, show as "Anonymous" (an anonymous gift is never added to the fan's named line)."""
-    gifts = creator_gifts(creator=creator)
+    gifts = creator_gifts(creator=creator).filter(reversal__isnull=True)
     if since is not None:
         gifts = gifts.filter(created_at__gte=since)
     rows = (
@@ -303,6 +303,7 @@ class GiftStatus:
     CLEARING = "clearing"
     AVAILABLE = "available"
     PAID_OUT = "paid out"
+    REVERSED = "reversed"
 
 
 def earnings_rows(*, creator, now: dt.datetime | None = None) -> Iterator[tuple]:
@@ -328,6 +329,7 @@ def earnings_rows(*, creator, now: dt.datetime | None = None) -> Iterator[tuple]
             "sender__profile__hide_from_rankings",
             "coins",
             "diamonds",
+            "reversal__id",
         )
     )
     paid_left = summary.lifetime_paid
@@ -342,8 +344,11 @@ def earnings_rows(*, creator, now: dt.datetime | None = None) -> Iterator[tuple]
         hidden,
         coins,
         diamonds,
+        reversal,
     ) in rows.iterator(chunk_size=2000):
-        if at > cutoff:
+        if reversal is not None:
+            status = GiftStatus.REVERSED
+        elif at > cutoff:
             status = GiftStatus.CLEARING
         elif diamonds <= paid_left:
             status = GiftStatus.PAID_OUT
