@@ -34,6 +34,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+# Links in emails sent outside a request (payout updates): the first host, over HTTPS.
+SITE_URL = env("DJANGO_SITE_URL", default=f"https://{ALLOWED_HOSTS[0]}").rstrip("/")
 DEMO_DATA_ALLOWED = False
 
 # ------------------------------------------------------------------------------

@@ -169,3 +169,13 @@ def test_local_settings_are_the_default_and_load_the_asgi_app():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["config.settings.local", "ProtocolTypeRouter", "simulated"]
+
+
+def test_production_email_links_use_the_sites_own_https_address():
+    """Payout emails link back to the site: in production its first host over HTTPS."""
+    env = {**PROD_ENV, "DJANGO_ALLOWED_HOSTS": "live.example.com,www.example.com"}
+    done = _manage(
+        "shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "https://live.example.com"
