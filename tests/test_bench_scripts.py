@@ -21,3 +21,13 @@ def test_benchmark_shows_its_options(script):
     )
     assert done.returncode == 0, done.stderr
     assert "--processes" in done.stdout and "--clients" in done.stdout
+
+
+def test_dashboard_benchmark_shows_its_options():
+    """bench/dashboard.py measures one signed-in client, so it has no --processes/--clients."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "dashboard.py"), "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--gifts" in done.stdout and "--requests" in done.stdout
