@@ -29,7 +29,10 @@ class PayoutRequestForm(forms.Form):
 
 class PayoutMethodForm(forms.Form):
     kind = forms.ChoiceField(
-        label="Pay me by", choices=PayoutMethodKind.choices, widget=forms.RadioSelect
+        label="Pay me by",
+        # A Stripe method is made by connecting an account, not typed in.
+        choices=[c for c in PayoutMethodKind.choices if c[0] != PayoutMethodKind.STRIPE],
+        widget=forms.RadioSelect,
     )
     paypal_email = forms.EmailField(label="PayPal email", required=False)
     bank_holder = forms.CharField(label="Account holder", max_length=100, required=False)

@@ -40,6 +40,8 @@ CAPPED_STATUSES = OPEN_STATUSES | {PayoutStatus.PAID}
 class PayoutMethodKind(models.TextChoices):
     PAYPAL = "paypal", "PayPal"
     BANK = "bank", "Bank transfer"
+    # Made by the site when the creator's Stripe Connect account can receive payouts.
+    STRIPE = "stripe", "Stripe"
 
 
 class PayoutMethod(models.Model):
@@ -54,6 +56,7 @@ class PayoutMethod(models.Model):
     bank_holder = models.CharField("account holder", max_length=100, blank=True)
     iban = models.CharField("IBAN", max_length=34, blank=True)
     bic = models.CharField("BIC", max_length=11, blank=True)
+    stripe_account_id = models.CharField("Stripe account", max_length=255, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
@@ -66,7 +69,8 @@ class PayoutMethod(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(kind="paypal") & ~Q(paypal_email=""))
-                | (Q(kind="bank") & ~Q(iban="") & ~Q(bank_holder="")),
+                | (Q(kind="bank") & ~Q(iban="") & ~Q(bank_holder=""))
+                | (Q(kind="stripe") & ~Q(stripe_account_id="")),
                 name="payouts_method_complete",
             ),
         ]
@@ -80,6 +84,8 @@ class PayoutMethod(models.Model):
         if self.kind == PayoutMethodKind.PAYPAL:
             local = self.paypal_email.split("@", 1)[0]
             return f"PayPal ••••{local[-4:]}@…"
+        if self.kind == PayoutMethodKind.STRIPE:
+            return f"Stripe ••••{self.stripe_account_id[-4:]}"
         return f"Bank ••••{self.iban[-4:]}"
 
 
@@ -198,3 +204,23 @@ class GiftReversal(models.Model):
 
     def __str__(self) -> str:
         return f"Gift {self.sent_gift_id} reversed ({self.diamonds:,} diamonds)"
+
+
+class StripeAccount(models.Model):
+    """A creator's Stripe Connect Express account (PAYOUT_PROVIDER=stripe), and what Stripe
+    last told us about it (`account.updated`)."""
+
+    creator = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_account"
+    )
+    account_id = models.CharField(max_length=255, unique=True)
+    payouts_enabled = models.BooleanField(default=False)
+    details_submitted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Stripe Connect account"
+
+    def __str__(self) -> str:
+        return f"{self.account_id} (user {self.creator_id})"

@@ -80,8 +80,9 @@ def payout_request(*, creator, diamonds: int, key: str) -> Payout:
     if Account.objects.filter(owner=creator, purpose=Purpose.WALLET, frozen=True).exists():
         raise errors.PayoutNotAllowed(errors.FROZEN)
     method = selectors.active_method(creator=creator)
-    if method is None:
-        raise errors.PayoutNotAllowed(errors.NO_METHOD)
+    problem = get_provider().method_problem(creator=creator, method=method)
+    if problem:
+        raise errors.PayoutNotAllowed(problem)
 
     quote = selectors.payout_quote(diamonds)
     minimum = selectors.minimum_cents(creator=creator)

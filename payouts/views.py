@@ -13,7 +13,10 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.selectors import creator_eligibility
 
@@ -21,6 +24,8 @@ from . import selectors, services
 from .exceptions import PayoutError, PayoutNotAllowed
 from .forms import PayoutMethodForm, PayoutRequestForm
 from .models import PayoutMethodKind
+from .providers import StripeConnectProvider, get_provider
+from .webhooks import connect_webhook_receive
 
 STREAMS_PER_PAGE = 10
 
@@ -202,6 +207,74 @@ def payout_method(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "payouts/method.html",
-        {"form": form, "current": current},
+        {"form": form, "current": current, **_stripe_context(request.user)},
         status=400 if form.errors else 200,
     )
+
+
+# ----------------------------------------------------------------------------- Stripe Connect
+
+
+def _stripe_context(user) -> dict:
+    """What the method page shows of Stripe Connect: nothing unless it is the provider."""
+    provider = get_provider()
+    if not isinstance(provider, StripeConnectProvider):
+        return {"stripe_provider": False}
+    return {"stripe_provider": True, "stripe_account": provider.account_of(creator=user)}
+
+
+def _stripe_provider():
+    provider = get_provider()
+    if not isinstance(provider, StripeConnectProvider):
+        raise Http404("Payouts are not made through Stripe here.")
+    return provider
+
+
+@creator_required
+@reauthentication_required(allow_get=True)
+@require_http_methods(["GET", "POST"])
+def stripe_connect(request: HttpRequest) -> HttpResponse:
+    """Start (or resume, when Stripe sends the creator back to refresh an expired link)
+    Stripe's onboarding for the creator's Express account."""
+    provider = _stripe_provider()
+    try:
+        url = provider.onboarding_url(
+            creator=request.user,
+            return_url=request.build_absolute_uri(reverse("payouts:stripe_return")),
+            refresh_url=request.build_absolute_uri(reverse("payouts:stripe_connect")),
+        )
+    except PayoutError as exc:
+        messages.error(request, f"We could not start Stripe's onboarding. {exc}")
+        return redirect("payouts:method")
+    return redirect(url)
+
+
+@creator_required
+def stripe_return(request: HttpRequest) -> HttpResponse:
+    """Back from Stripe's onboarding: ask Stripe how far the account got."""
+    provider = _stripe_provider()
+    account = provider.account_of(creator=request.user)
+    if account is not None:
+        try:
+            account = provider.account_sync(account_id=account.account_id)
+        except PayoutError as exc:
+            messages.error(request, str(exc))
+            return redirect("payouts:method")
+    if account is not None and account.payouts_enabled:
+        messages.success(request, "Your Stripe account is connected: payouts go there now.")
+    else:
+        messages.info(
+            request,
+            "Stripe hasn't enabled payouts to your account yet. Finish onboarding, or check "
+            "back once Stripe has verified your details.",
+        )
+    return redirect("payouts:method")
+
+
+@csrf_exempt
+@require_POST
+def stripe_connect_webhook(request: HttpRequest) -> HttpResponse:
+    result = connect_webhook_receive(
+        payload=request.body, signature=request.headers.get("Stripe-Signature")
+    )
+    return HttpResponse(result.message, status=result.status_code, content_type="text/plain")

@@ -274,5 +274,9 @@ CHAT_MAX_LENGTH = 200
 
 # Payouts (DESIGN §5): `manual` (staff pay outside the site and record the reference).
 PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", default="manual")
+# PAYOUT_PROVIDER=stripe (Stripe Connect, with STRIPE_SECRET_KEY): the signing secret(s) of
+# the webhook endpoint(s) pointed at /creator/stripe/webhook/, comma-separated (Connect
+# events and the platform's transfer events come from two endpoints, each with its own).
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 # Where links in emails point (no request to build them from).
 SITE_URL = env("DJANGO_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

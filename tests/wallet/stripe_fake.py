@@ -23,11 +23,19 @@ class FakeStripe:
     sessions: dict[str, dict] = field(default_factory=dict)
     fail_create: bool = False
     url: str = ""
+    # Stripe Connect (payouts): Express accounts, Account Links, Transfers and reversals.
+    accounts: dict[str, dict] = field(default_factory=dict)
+    transfers: dict[str, dict] = field(default_factory=dict)
+    fail_transfer: bool = False
+    fail_reversal: bool = False
 
     def pay(self, session_id: str) -> None:
         self.sessions[session_id]["payment_status"] = "paid"
         self.sessions[session_id]["status"] = "complete"
         self.sessions[session_id]["payment_intent"] = f"pi_{session_id}"
+
+    def enable_payouts(self, account_id: str) -> None:
+        self.accounts[account_id].update(payouts_enabled=True, details_submitted=True)
 
 
 def _handler(fake: FakeStripe):
@@ -52,12 +60,77 @@ def _handler(fake: FakeStripe):
             fake.requests.append(rec)
             return rec
 
+        def _connect_post(self, rec: Recorded):
+            path = self.path
+            if path == "/v1/accounts":
+                account_id = f"acct_test{len(fake.accounts) + 1:04d}wxyz"
+                fake.accounts[account_id] = {
+                    "id": account_id,
+                    "object": "account",
+                    "type": rec.form.get("type"),
+                    "email": rec.form.get("email"),
+                    "payouts_enabled": False,
+                    "details_submitted": False,
+                }
+                return self._reply(200, fake.accounts[account_id])
+            if path == "/v1/account_links":
+                account_id = rec.form.get("account", "")
+                if account_id not in fake.accounts:
+                    return self._reply(
+                        400,
+                        {"error": {"type": "invalid_request_error", "message": "No such account"}},
+                    )
+                return self._reply(
+                    200,
+                    {
+                        "object": "account_link",
+                        "url": f"https://connect.stripe.com/setup/e/{account_id}/link",
+                        "expires_at": 2_000_000_000,
+                    },
+                )
+            if path == "/v1/transfers":
+                if fake.fail_transfer:
+                    return self._reply(
+                        400,
+                        {
+                            "error": {
+                                "type": "invalid_request_error",
+                                "code": "balance_insufficient",
+                                "message": "You have insufficient available funds in your Stripe account.",
+                            }
+                        },
+                    )
+                transfer_id = f"tr_test_{len(fake.transfers) + 1}"
+                fake.transfers[transfer_id] = {
+                    "id": transfer_id,
+                    "object": "transfer",
+                    "amount": int(rec.form["amount"]),
+                    "currency": rec.form["currency"],
+                    "destination": rec.form["destination"],
+                    "reversed": False,
+                }
+                return self._reply(200, fake.transfers[transfer_id])
+            if path.startswith("/v1/transfers/") and path.endswith("/reversals"):
+                transfer = fake.transfers.get(path.split("/")[3])
+                if transfer is None or fake.fail_reversal:
+                    return self._reply(
+                        400,
+                        {"error": {"type": "invalid_request_error", "message": "Cannot reverse"}},
+                    )
+                transfer["reversed"] = True
+                return self._reply(
+                    200,
+                    {"id": f"trr_{transfer['id']}", "object": "transfer_reversal",
+                     "amount": transfer["amount"], "transfer": transfer["id"]},
+                )  # fmt: skip
+            return self._reply(
+                404, {"error": {"type": "invalid_request_error", "message": "no route"}}
+            )
+
         def do_POST(self):
             rec = self._record()
             if self.path != "/v1/checkout/sessions":
-                return self._reply(
-                    404, {"error": {"type": "invalid_request_error", "message": "no route"}}
-                )
+                return self._connect_post(rec)
             if fake.fail_create:
                 return self._reply(
                     400, {"error": {"type": "invalid_request_error", "message": "Invalid currency"}}
@@ -79,6 +152,14 @@ def _handler(fake: FakeStripe):
 
         def do_GET(self):
             self._record()
+            if self.path.startswith("/v1/accounts/"):
+                account = fake.accounts.get(self.path.removeprefix("/v1/accounts/").split("?")[0])
+                if account is None:
+                    return self._reply(
+                        404,
+                        {"error": {"type": "invalid_request_error", "message": "No such account"}},
+                    )
+                return self._reply(200, account)
             prefix = "/v1/checkout/sessions/"
             session = fake.sessions.get(self.path.removeprefix(prefix).split("?")[0])
             if not self.path.startswith(prefix) or session is None:
