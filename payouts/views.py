@@ -126,6 +126,9 @@ def payouts(request: HttpRequest) -> HttpResponse:
     asks for it and then replays the request)."""
     creator = request.user
     mfa = is_mfa_enabled(creator)
+    if not mfa:
+        # Once two-factor authentication is on, the recovery codes page leads back here.
+        request.session["mfa_return"] = request.path
     form = PayoutRequestForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":

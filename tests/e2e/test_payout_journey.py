@@ -65,7 +65,8 @@ def test_creator_cashes_out_and_staff_pay_it(live_server, browser, shot):
     page.get_by_role("button", name="Activate").click()
     expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/"))
 
-    page.goto(f"{base}/creator/payouts/")
+    page.get_by_role("link", name="Continue where you were").click()
+    expect(page).to_have_url(f"{base}/creator/payouts/")
     page.get_by_role("link", name="Add a payout method").click()
     _reauthenticate_if_asked(page)
     page.get_by_label("PayPal", exact=True).check()

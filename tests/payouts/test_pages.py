@@ -301,3 +301,19 @@ def test_a_creators_wallet_links_to_their_diamonds(creator_client, user):
     assert "Your diamonds" in page and 'href="/creator/"' in page
     creator_client.force_login(user)
     assert "Your diamonds" not in creator_client.get("/wallet/").content.decode()
+
+
+def test_after_turning_on_two_factor_the_creator_is_led_back(client):
+    from tests.payouts.factories import totp_code
+
+    owner, _, _ = earning_creator(gifts=1, mfa=False, password=PASSWORD)
+    client.post("/accounts/login/", {"login": owner.email, "password": PASSWORD})
+    client.get("/creator/payouts/")
+    _reauthenticate(client)
+    client.get("/accounts/2fa/totp/activate/")
+    from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
+
+    secret = client.session[SECRET_SESSION_KEY]
+    response = client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret)}, follow=True)
+    assert "Recovery Codes" in response.content.decode()
+    assert 'href="/creator/payouts/"' in response.content.decode()
