@@ -23,6 +23,11 @@
 -- floor(new_total * share) - floor(old_total * share) on the fan's running total in the
 -- stream, named and anonymous sends together. Installed by the newest livestreams migration
 -- that freezes a copy of it; tests/livestreams/test_gift_paths.py holds the two together.
+--
+-- enable_seqscan is off inside the call (wallet_post's statements too): each finds its rows
+-- by a key, and a session keeps the plans it made at its first gifts. Made while SentGift and
+-- StreamGifter were near empty (a new site, or a benchmark) they scanned whole tables for the
+-- rest of the session, and halved gifts per second as the tables grew (measured).
 CREATE OR REPLACE FUNCTION gift_post(
     p_sender bigint, p_stream bigint, p_slug text, p_quantity int, p_key text,
     p_anonymous boolean, p_share numeric, p_spent_account bigint, p_issued_account bigint,
@@ -30,7 +35,9 @@ CREATE OR REPLACE FUNCTION gift_post(
     OUT gift_artwork text, OUT gift_coins bigint, OUT coins bigint, OUT diamonds bigint,
     OUT txn_id bigint, OUT created_at timestamptz, OUT gifter_id bigint, OUT gifter_coins bigint
 )
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET enable_seqscan = off
+AS $$
 DECLARE
     v_creator bigint;
     v_status text;

@@ -189,8 +189,15 @@ def _definition(function: str) -> str:
 def test_the_installed_gift_post_is_the_newest_file():
     """The migrations install a frozen copy of livestreams/sql/gift_post.sql: the function the
     database has must be what the file says (a changed file needs a migration of its own).
-    The file is installed beside it, in a schema of its own, and PostgreSQL prints both."""
+    PostgreSQL prints both."""
     installed = _definition(f"public.{GIFT_POST}")
+    assert installed == _definition_of_file()
+    assert "pg_advisory_xact_lock" in installed  # the share's version, not 0008's
+
+
+def _definition_of_file() -> str:
+    """The newest file's function as PostgreSQL prints it: installed in a schema of its own,
+    in a transaction rolled back."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("CREATE SCHEMA gift_post_file")
@@ -198,16 +205,18 @@ def test_the_installed_gift_post_is_the_newest_file():
             cursor.execute(SQL_FILE.read_text())
         from_file = _definition(f"gift_post_file.{GIFT_POST}")
         transaction.set_rollback(True)
-    assert installed == from_file
-    assert "pg_advisory_xact_lock" in installed  # the share's version, not 0008's
+    return from_file
 
 
-def test_the_exact_share_migration_goes_back_to_the_per_gift_floor():
+def test_the_gift_post_migrations_go_back_to_the_per_gift_floor():
     executor = MigrationExecutor(connection)
-    newest = executor.loader.graph.leaf_nodes("livestreams")
+    newest = executor.loader.graph.leaf_nodes()  # every app: going back unapplies payouts too
     try:
-        executor.migrate([("livestreams", "0008_gift_post_gifter_total")])
+        executor.migrate([("livestreams", "0009_gift_post_exact_share")])
+        exact = _definition(f"public.{GIFT_POST}")
+        assert "pg_advisory_xact_lock" in exact and "enable_seqscan" not in exact
+        MigrationExecutor(connection).migrate([("livestreams", "0008_gift_post_gifter_total")])
         assert "diamonds := floor(coins * p_share);" in _definition(f"public.{GIFT_POST}")
     finally:
         MigrationExecutor(connection).migrate(newest)
-    assert "pg_advisory_xact_lock" in _definition(f"public.{GIFT_POST}")
+    assert _definition(f"public.{GIFT_POST}") == _definition_of_file()
