@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from wallet.admin import ReadOnlyInline
 from wallet.money import format_money
 
 from . import selectors, services
@@ -45,18 +46,9 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset.filter(created_at__lt=timezone.now() - dt.timedelta(days=choice[1]))
 
 
-class HistoryInline(admin.TabularInline):
+class HistoryInline(ReadOnlyInline):
     model = PayoutStatusChange
     fields = ("created_at", "from_status", "to_status", "by", "note")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class PayoutActionForm(forms.Form):

@@ -40,18 +40,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class EntryInline(admin.TabularInline):
-    model = Entry
-    fields = ("account", "amount")
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """Rows of a record's history: shown, never added to or edited in admin."""
+
     extra = 0
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class EntryInline(ReadOnlyInline):
+    model = Entry
+    fields = ("account", "amount")
 
 
 @admin.register(Transaction)
@@ -185,15 +192,9 @@ class CoinPackageAdmin(admin.ModelAdmin):
     inlines = [PriceInline]
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyInline):
     model = RechargeStatusChange
     fields = ("created_at", "from_status", "to_status", "event_id", "note")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Recharge)
