@@ -7,6 +7,10 @@ anonymous, some fans hidden from rankings, a few payouts paid and one open), the
 creator, and prints the server time per request (median and p95), the queries per request,
 and for the CSV the rows streamed and the peak Python memory while streaming them.
 
+The dashboard reads the tallies `earnings_rollup` keeps (run here once over the whole
+history, timed) plus what came after the last roll-up: 1,000 gifts to a stream live now, sent
+through the real gift service after it.
+
 The gifts are written in bulk with SQL, shaped as the gift service writes them: one `gift`
 transaction per gift (fan wallet −coins, coins spent +coins, diamonds issued −diamonds,
 creator earnings +diamonds) and its SentGift row, after one recharge-shaped transaction per
@@ -29,6 +33,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+import uuid
 
 from _common import SERVER, psql  # noqa: E402
 
@@ -36,6 +41,7 @@ DB = "giftcast_bench_dashboard"
 TARGET_MS = 150
 FANS, STREAMS, DAYS = 2000, 60, 90
 PAID_PAYOUTS, PAYOUT_DIAMONDS, OPEN_PAYOUT_DIAMONDS = 3, 250_000, 100_000
+TAIL_GIFTS, TAIL_FANS = 1_000, 250  # sent after the last roll-up, to a stream live now
 
 
 def django_setup() -> None:
@@ -183,6 +189,9 @@ def history(gifts: int):
     from livestreams.models import Stream, StreamStatus
     from payouts.models import PayoutMethod, PayoutMethodKind, PayoutStatus
     from payouts.services import payout_request, payout_transition
+    from livestreams.services import gift_send, stream_start
+    from payouts.selectors import tally_problems
+    from payouts.services import earnings_rollup
     from wallet.ledger import account_get, ledger_audit, ledger_rollup
     from wallet.models import SYSTEM_ACCOUNT_IDS, Account, Purpose, Unit
 
@@ -235,11 +244,26 @@ def history(gifts: int):
     payout_request(creator=creator, diamonds=OPEN_PAYOUT_DIAMONDS, key="bench-open")
 
     ledger_rollup()
-    report = ledger_audit()
-    assert report.ok, report.problems[:5]
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    return creator, report
+    t0 = time.perf_counter()
+    folded = earnings_rollup()
+    rollup_s = time.perf_counter() - t0
+    # Then a stream live now, with gifts since that roll-up through the real gift service:
+    # the tail the dashboard reads as it is.
+    live = stream_start(creator=creator, title="Live now")
+    for n in range(TAIL_GIFTS):
+        gift_send(
+            sender=fans[n % TAIL_FANS], stream_id=live.pk, gift_slug="rose", quantity=1,
+            key=str(uuid.UUID(int=n + 1)), anonymous=n % 20 == 0,
+        )  # fmt: skip
+    ledger_rollup()
+    report = ledger_audit()
+    assert report.ok, report.problems[:5]
+    assert not tally_problems()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return creator, report, (folded, rollup_s)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -354,11 +378,14 @@ def main() -> int:
         from django.db import connection
 
         t0 = time.time()
-        creator, report = history(args.gifts)
+        creator, report, (folded, rollup_s) = history(args.gifts)
         print(f"setup: {args.gifts:,} gifts over {DAYS} days, {STREAMS} streams, {FANS:,} fans, "
               f"{PAID_PAYOUTS} payouts paid and 1 open; ledger_audit clean "
               f"({report.transactions:,} transactions, {report.entries:,} entries) "
               f"({time.time() - t0:.0f}s)")  # fmt: skip
+        print(f"earnings_rollup of the whole history: {rollup_s:.2f} s ({folded:,} fan-stream-day "
+              f"sums); then {TAIL_GIFTS:,} gifts from {TAIL_FANS} fans to a live stream after "
+              "it, read as they are")  # fmt: skip
         measure(creator, args)
         connection.close()
     finally:

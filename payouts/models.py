@@ -224,3 +224,118 @@ class StripeAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} (user {self.creator_id})"
+
+
+# ----------------------------------------------------------------------------- tallies
+#
+# The dashboard reads a creator's gifts as tallies rolled up from the SentGift rows (less
+# their reversals) up to a watermark, plus the few rows after it read as they are
+# (payouts.services.earnings_rollup, payouts.selectors.GiftRecords). A tally is a sum of
+# gift records through the mark and nothing else: `earnings_audit` recomputes every one.
+
+
+class TallyMark(models.Model):
+    """How far the tallies reach: every SentGift with id ≤ `gifts_through` is in them, less
+    every GiftReversal with id ≤ `reversals_through`. One row (pk 1)."""
+
+    gifts_through = models.BigIntegerField(default=0)
+    reversals_through = models.BigIntegerField(default=0)
+    rolled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"gifts ≤ {self.gifts_through}, reversals ≤ {self.reversals_through}"
+
+
+class _Tally(models.Model):
+    gifts = models.BigIntegerField(default=0, help_text="Quantity sent.")
+    coins = models.BigIntegerField(default=0)
+    diamonds = models.BigIntegerField(default=0)
+
+    # Each tally's grain: the columns it is grouped by, after `creator`.
+    GRAIN: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+
+class GiftTally(_Tally):
+    """One fan's gifts to one stream on one day (UTC), anonymous sends apart."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    stream = models.ForeignKey(
+        "livestreams.Stream", on_delete=models.CASCADE, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    day = models.DateField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    anonymous = models.BooleanField(default=False)
+
+    GRAIN = ("day", "stream_id", "sender_id", "anonymous")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creator", "day", "stream", "sender", "anonymous"],
+                name="payouts_gifttally_grain",
+            )
+        ]
+        indexes = [models.Index(fields=["stream", "sender"], name="payouts_gifttally_stream")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} to stream {self.stream_id} on {self.day}: {self.coins} coins"
+
+
+class FanTally(_Tally):
+    """One fan's gifts to a creator in all (anonymous sends apart): the lifetime ranking."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    anonymous = models.BooleanField(default=False)
+
+    GRAIN = ("sender_id", "anonymous")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creator", "sender", "anonymous"], name="payouts_fantally_grain"
+            )
+        ]
+        indexes = [models.Index(fields=["creator", "-coins"], name="payouts_fantally_rank")]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} to {self.creator_id}: {self.coins} coins"
+
+
+class DayTally(_Tally):
+    """A creator's gifts on one day (UTC): the chart."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    day = models.DateField()
+
+    GRAIN = ("day",)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["creator", "day"], name="payouts_daytally_grain")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.creator_id} on {self.day}: {self.diamonds} diamonds"
+
+
+TALLIES = (GiftTally, FanTally, DayTally)

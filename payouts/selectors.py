@@ -23,8 +23,8 @@ from django.db.models import (
     F,
     Max,
     OuterRef,
+    Q,
     QuerySet,
-    Subquery,
     Sum,
 )
 from django.db.models.functions import TruncDate
@@ -40,12 +40,17 @@ from wallet.money import locale_for_country, minor_exponent
 
 from .models import (
     CAPPED_STATUSES,
+    TALLIES,
+    DayTally,
     ExchangeRate,
+    FanTally,
     GiftReversal,
+    GiftTally,
     Payout,
     PayoutMethod,
     PayoutStatus,
     PayoutTerms,
+    TallyMark,
 )
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -207,10 +212,16 @@ def earnings_summary(*, creator, now: dt.datetime | None = None) -> Earnings:
             or 0
         )
     days = settings.PAYOUT_CLEARING_DAYS
+    cutoff = clearing_cutoff(now)
+    # A gift is sent while its stream is live: only streams still live or ended after the
+    # cutoff can hold gifts still clearing, so the query reads those streams' gifts alone.
+    recent = Stream.objects.filter(creator=creator).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=cutoff)
+    )
     rows = (
         counted_gifts(creator=creator)
-        .filter(created_at__gt=clearing_cutoff(now), diamonds__gt=0)
-        .annotate(day=TruncDate("created_at"))
+        .filter(stream__in=recent.values("pk"), created_at__gt=cutoff, diamonds__gt=0)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
         .values("day")
         .annotate(diamonds=Sum("diamonds"))
         .order_by("day")
@@ -225,6 +236,91 @@ def earnings_summary(*, creator, now: dt.datetime | None = None) -> Earnings:
         lifetime_paid=paid,
         batches=batches,
     )
+
+
+# ----------------------------------------------------------------------------- tallies
+
+
+@dataclass(frozen=True)
+class TallyRow:
+    """Gifts of one fan to one stream on one day (UTC), anonymous sends apart: the grain of
+    GiftTally. Signed: a reversal's row counts against the tally its gift went into."""
+
+    creator_id: int
+    day: dt.date
+    stream_id: int
+    sender_id: int
+    anonymous: bool
+    gifts: int
+    coins: int
+    diamonds: int
+
+
+def tally_sums(rows, names: tuple[str, ...]) -> dict[tuple, list[int]]:
+    """`rows` summed by the fields `names`: key → [gifts, coins, diamonds]."""
+    sums: dict[tuple, list[int]] = {}
+    for row in rows:
+        total = sums.setdefault(tuple(getattr(row, name) for name in names), [0, 0, 0])
+        total[0] += row.gifts
+        total[1] += row.coins
+        total[2] += row.diamonds
+    return sums
+
+
+def tally_rows(gifts: QuerySet[SentGift], *, sign: int = 1) -> list[TallyRow]:
+    """`gifts` summed at GiftTally's grain (one query)."""
+    rows = (
+        gifts.order_by()
+        .values("stream_id", "sender_id", "anonymous")
+        .annotate(
+            creator=F("stream__creator_id"),
+            day=TruncDate("created_at", tzinfo=dt.UTC),
+            n=Sum("quantity"),
+            c=Sum("coins"),
+            d=Sum("diamonds"),
+        )
+        .values_list("creator", "day", "stream_id", "sender_id", "anonymous", "n", "c", "d")
+    )
+    return [
+        TallyRow(creator, day, stream, sender, anonymous, sign * n, sign * c, sign * d)
+        for creator, day, stream, sender, anonymous, n, c, d in rows
+    ]
+
+
+def tally_mark() -> TallyMark:
+    return TallyMark.objects.filter(pk=1).first() or TallyMark(pk=1)
+
+
+@dataclass(frozen=True)
+class GiftRecords:
+    """A creator's gift records as the dashboard reads them: the tallies through the mark,
+    and `tail`, what came after it (gifts sent since, less gifts reversed since) summed at
+    the tallies' grain. Tallies plus tail equal the SentGift rows less their reversals,
+    exactly, whenever the roll-up last ran."""
+
+    creator: object
+    mark: TallyMark
+    tail: list[TallyRow]
+
+    def tail_by(
+        self, grain: tuple[str, ...], *, since: dt.date | None = None
+    ) -> dict[tuple, list[int]]:
+        """The tail (from day `since`) summed by `grain`: key → [gifts, coins, diamonds]."""
+        rows = [row for row in self.tail if since is None or row.day >= since]
+        return tally_sums(rows, grain)
+
+
+def gift_records(*, creator) -> GiftRecords:
+    """Three queries, whatever the history: the mark, the gifts after it, the reversals
+    after it (of gifts already in the tallies)."""
+    mark = tally_mark()
+    gifts = creator_gifts(creator=creator)
+    added = tally_rows(gifts.filter(pk__gt=mark.gifts_through).filter(_not_reversed()))
+    taken = tally_rows(
+        gifts.filter(pk__lte=mark.gifts_through, reversal__pk__gt=mark.reversals_through),
+        sign=-1,
+    )
+    return GiftRecords(creator, mark, added + taken)
 
 
 @dataclass(frozen=True)
@@ -244,20 +340,25 @@ class DailyEarnings:
         return max((d.diamonds for d in self.days), default=0)
 
 
-def daily_earnings(*, creator, days: int = 30, now: dt.datetime | None = None) -> DailyEarnings:
-    """Diamonds earned per day for the last `days` days (today included), and the total of
-    the `days` before them, in one query."""
-    today = timezone.localdate(now or timezone.now())
+def utc_today(now: dt.datetime | None = None) -> dt.date:
+    return (now or timezone.now()).astimezone(dt.UTC).date()
+
+
+def daily_earnings(
+    *, records: GiftRecords, days: int = 30, now: dt.datetime | None = None
+) -> DailyEarnings:
+    """Diamonds earned per day (UTC) for the last `days` days, today included, and the
+    total of the `days` before them."""
+    today = utc_today(now)
     first = today - dt.timedelta(days=2 * days - 1)
-    start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-    rows = (
-        counted_gifts(creator=creator)
-        .filter(created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(diamonds=Sum("diamonds"))
+    by_day = dict(
+        DayTally.objects.filter(creator=records.creator, day__gte=first).values_list(
+            "day", "diamonds"
+        )
     )
-    by_day = {row["day"]: row["diamonds"] for row in rows}
+    for (day,), (_, _, diamonds) in records.tail_by(("day",)).items():
+        if day >= first:
+            by_day[day] = by_day.get(day, 0) + diamonds
     window = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
     current = [Day(day, by_day.get(day, 0)) for day in window]
     previous = sum(v for day, v in by_day.items() if day < window[0])
@@ -265,28 +366,59 @@ def daily_earnings(*, creator, days: int = 30, now: dt.datetime | None = None) -
 
 
 def stream_history(*, creator) -> QuerySet[Stream]:
-    """The creator's streams, newest first, each with its gifts, gifters and diamonds.
-
-    Each figure is a subquery of its own stream's gifts, so a page of 10 streams reads those
-    streams' gifts only, and the paginator's count (which drops unused annotations) reads
-    no gifts at all."""
-
-    def per_stream(expression) -> Subquery:
-        rows = SentGift.objects.filter(stream=OuterRef("pk")).filter(_not_reversed())
-        return Subquery(rows.values("stream").annotate(v=expression).values("v"))
-
+    """The creator's streams, newest first (figures: `stream_figures`, per page)."""
     return (
         Stream.objects.filter(creator=creator)
         .annotate(
-            gift_count=per_stream(Sum("quantity")),
-            gifter_count=per_stream(Count("sender", distinct=True)),
-            diamonds=per_stream(Sum("diamonds")),
             duration=ExpressionWrapper(
                 F("ended_at") - F("started_at"), output_field=DurationField()
-            ),
+            )
         )
         .order_by("-started_at", "-pk")
     )
+
+
+def stream_figures(*, records: GiftRecords, streams: list[Stream]) -> None:
+    """Set `gift_count`, `gifter_count` and `diamonds` on each of `streams` (one page)."""
+    ids = [stream.pk for stream in streams]
+    tallies = GiftTally.objects.filter(creator=records.creator, stream_id__in=ids)
+    figures = {
+        row["stream_id"]: row
+        for row in tallies.values("stream_id").annotate(
+            n=Sum("gifts"),
+            d=Sum("diamonds"),
+            g=Count("sender_id", distinct=True, filter=Q(gifts__gt=0)),
+        )
+    }
+    tail = {
+        key: v for key, v in records.tail_by(("stream_id", "sender_id")).items() if key[0] in ids
+    }
+    touched = {stream_id for stream_id, _ in tail}
+    gifters: dict[int, dict[int, int]] = {}
+    if touched:
+        # Distinct gifters cannot be added up: the tallied fans of the streams the tail
+        # touches, merged with the tail's.
+        for stream_id, sender_id, n in (
+            tallies.filter(stream_id__in=touched)
+            .values("stream_id", "sender_id")
+            .annotate(n=Sum("gifts"))
+            .values_list("stream_id", "sender_id", "n")
+        ):
+            gifters.setdefault(stream_id, {})[sender_id] = n
+        for (stream_id, sender_id), (n, _, _) in tail.items():
+            fans = gifters.setdefault(stream_id, {})
+            fans[sender_id] = fans.get(sender_id, 0) + n
+    for stream in streams:
+        row = figures.get(stream.pk, {})
+        stream.gift_count = row.get("n") or 0
+        stream.diamonds = row.get("d") or 0
+        stream.gifter_count = row.get("g") or 0
+        if stream.pk in touched:
+            for (stream_id, _), (n, _, d) in tail.items():
+                if stream_id == stream.pk:
+                    stream.gift_count += n
+                    stream.diamonds += d
+            stream.gifter_count = sum(1 for n in gifters[stream.pk].values() if n > 0)
 
 
 @dataclass(frozen=True)
@@ -304,27 +436,51 @@ class Supporter:
 ANONYMOUS = "Anonymous"
 
 
-def top_supporters(*, creator, since: dt.datetime | None = None, limit: int = 5) -> list[Supporter]:
-    """Fans by coins gifted to the creator. Anonymous gifts, and fans who opted out of
-    rankings, show as "Anonymous" (an anonymous gift is never added to the fan's named line)."""
-    gifts = counted_gifts(creator=creator)
-    if since is not None:
-        gifts = gifts.filter(created_at__gte=since)
+def top_supporters(
+    *, records: GiftRecords, days: int | None = None, limit: int = 5, now=None
+) -> list[Supporter]:
+    """Fans by coins gifted to the creator, in all or in the last `days` days (UTC, today
+    included). Anonymous gifts, and fans who opted out of rankings, show as "Anonymous"
+    (an anonymous gift is never added to the fan's named line)."""
+    if days is None:
+        tallies = FanTally.objects.filter(creator=records.creator).values(
+            "sender_id", "anonymous", "coins", "diamonds"
+        )
+        tail = records.tail_by(("sender_id", "anonymous"))
+    else:
+        since = utc_today(now) - dt.timedelta(days=days - 1)
+        tallies = (
+            GiftTally.objects.filter(creator=records.creator, day__gte=since)
+            .values("sender_id", "anonymous")
+            .annotate(coins=Sum("coins"), diamonds=Sum("diamonds"))
+        )
+        tail = records.tail_by(("sender_id", "anonymous"), since=since)
+    # Fans the tail doesn't touch rank by their tallies alone: the top `limit` of those,
+    # and every tallied line of the tail's fans, which the tail then adds to.
+    totals: dict[tuple, list[int]] = {}
+    senders = {sender for sender, _ in tail}
     rows = list(
-        gifts.values("sender_id", "anonymous")
-        .annotate(coins=Sum("coins"), diamonds=Sum("diamonds"))
-        .order_by("-coins", "sender_id")[:limit]
+        tallies.exclude(sender_id__in=senders).order_by("-coins", "sender_id", "anonymous")[:limit]
     )
-    profiles = Profile.objects.in_bulk([row["sender_id"] for row in rows], field_name="user_id")
-    supporters = []
+    if senders:
+        rows += tallies.filter(sender_id__in=senders)
     for row in rows:
-        profile = profiles.get(row["sender_id"])
-        if row["anonymous"] or profile is None or profile.hide_from_rankings:
-            supporters.append(Supporter(ANONYMOUS, None, row["coins"], row["diamonds"]))
+        totals[(row["sender_id"], row["anonymous"])] = [row["coins"], row["diamonds"]]
+    for key, (_, coins, diamonds) in tail.items():
+        total = totals.setdefault(key, [0, 0])
+        total[0] += coins
+        total[1] += diamonds
+    ranked = sorted(
+        ((key, v) for key, v in totals.items() if v[0] > 0), key=lambda kv: (-kv[1][0], kv[0])
+    )[:limit]
+    profiles = Profile.objects.in_bulk([sender for (sender, _), _ in ranked], field_name="user_id")
+    supporters = []
+    for (sender, anonymous), (coins, diamonds) in ranked:
+        profile = profiles.get(sender)
+        if anonymous or profile is None or profile.hide_from_rankings:
+            supporters.append(Supporter(ANONYMOUS, None, coins, diamonds))
         else:
-            supporters.append(
-                Supporter(profile.name, profile.handle, row["coins"], row["diamonds"])
-            )
+            supporters.append(Supporter(profile.name, profile.handle, coins, diamonds))
     return supporters
 
 
@@ -473,3 +629,27 @@ def risk_flags(*, payout: Payout, now: dt.datetime | None = None) -> list[RiskFl
 
 def payouts_with_status(*statuses: PayoutStatus) -> QuerySet[Payout]:
     return Payout.objects.filter(status__in=statuses).select_related("creator__profile", "method")
+
+
+def tally_problems() -> list[str]:
+    """Every tally recomputed from the gift records through the mark: the differences (an
+    empty list when the tallies hold exactly the SentGift rows less their reversals)."""
+    mark = tally_mark()
+    rows = tally_rows(SentGift.objects.filter(pk__lte=mark.gifts_through)) + tally_rows(
+        SentGift.objects.filter(reversal__pk__lte=mark.reversals_through), sign=-1
+    )
+    problems = []
+    for model in TALLIES:
+        grain = model.GRAIN
+        expected = tally_sums(rows, ("creator_id", *grain))
+        stored = {
+            (creator, *key): [gifts, coins, diamonds]
+            for creator, *key, gifts, coins, diamonds in model.objects.values_list(
+                "creator_id", *grain, "gifts", "coins", "diamonds"
+            )
+        }
+        for key in sorted(expected.keys() | stored.keys(), key=repr):
+            want, have = expected.get(key, [0, 0, 0]), stored.get(key, [0, 0, 0])
+            if want != have:
+                problems.append(f"{model.__name__} {key}: {have}, the gift records say {want}")
+    return problems

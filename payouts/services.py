@@ -14,7 +14,8 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +26,7 @@ from wallet.models import Account, Purpose, TransactionKind
 from . import exceptions as errors
 from . import selectors
 from .models import (
+    TALLIES,
     TRANSITIONS,
     GiftReversal,
     Payout,
@@ -33,6 +35,7 @@ from .models import (
     PayoutStatus,
     PayoutStatusChange,
     PayoutTerms,
+    TallyMark,
 )
 from .providers import get_provider
 
@@ -324,8 +327,14 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
     Runs inside the clawback's transaction (wallet.signals.coins_clawed_back). Each
     reversal is its own balanced transaction (EARNINGS → DIAMONDS_ISSUED) under the key
     `reversal:<gift id>`; diamonds already available are never taken back, and a gift
-    whose creator no longer holds its diamonds (a staff adjustment spent them) is left."""
+    whose creator no longer holds its diamonds (a staff adjustment spent them) is left.
+
+    What is not taken back the platform absorbs: the diamonds the spent coins earned at the
+    creator's share, less those reversed, move DIAMONDS_ISSUED → CHARGEBACK_LOSSES in one
+    transaction (`chargeback-loss:<recharge id>`), so the loss is on the books, not only
+    in the fan's clawback debt."""
     from livestreams.models import SentGift
+    from livestreams.services import diamonds_for
 
     candidates = (
         SentGift.objects.filter(
@@ -372,8 +381,82 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
             gift.pk, gift.diamonds, gift.stream.creator_id, recharge.pk, gift.pk,
         )  # fmt: skip
         reversed_.append(reversal)
+    lost = diamonds_for(coins) - sum(reversal.diamonds for reversal in reversed_)
+    if lost > 0:
+        transaction_post(
+            kind=TransactionKind.CHARGEBACK_LOSS,
+            idempotency_key=f"chargeback-loss:{recharge.pk}",
+            legs=legs(
+                (account_get(purpose=Purpose.CHARGEBACK_LOSSES), -lost),
+                (account_get(purpose=Purpose.DIAMONDS_ISSUED), lost),
+            ),
+            reference=f"recharge:{recharge.pk}",
+            memo=f"{lost:,} diamonds already earned from recharge #{recharge.pk}'s coins stay with creators",
+            check_frozen=False,
+        )
+        log.info("chargeback loss diamonds=%s recharge=%s key=chargeback-loss:%s",
+                 lost, recharge.pk, recharge.pk)  # fmt: skip
     return reversed_
 
 
 def _on_coins_clawed_back(sender, *, recharge, coins: int, **kwargs) -> None:
     gifts_reverse_for_clawback(recharge=recharge, coins=coins)
+
+
+# ----------------------------------------------------------------------------- tallies
+
+
+def _tally_add(model, deltas: dict[tuple, list[int]]) -> None:
+    """Add each key's [gifts, coins, diamonds] to its tally row, creating it at zero."""
+    if not deltas:
+        return
+    table = model._meta.db_table
+    keys = ["creator_id", *model.GRAIN]
+    columns = ", ".join([*keys, "gifts", "coins", "diamonds"])
+    marks = ", ".join(["%s"] * (len(keys) + 3))
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "  # noqa: S608 - names from the model
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        f"gifts = {table}.gifts + excluded.gifts, coins = {table}.coins + excluded.coins, "
+        f"diamonds = {table}.diamonds + excluded.diamonds"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*key, *values) for key, values in deltas.items()])
+
+
+@transaction.atomic(durable=True)
+def earnings_rollup() -> int:
+    """Fold the gifts sent, and the reversals made, since the last roll-up into the
+    dashboard's tallies; returns how many (fan, stream, day) sums it folded. Changes no money and may run at
+    any time (the operator's scheduler runs it every few minutes).
+
+    As ledger_rollup: on PostgreSQL a SHARE ROW EXCLUSIVE lock on the gift and reversal
+    tables waits for every in-flight writer to commit and holds new ones while this runs,
+    so no row below the new mark can appear later, and two roll-ups never fold the same
+    rows twice (the mode conflicts with itself; the mark row is locked as well)."""
+    from livestreams.models import SentGift
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {SentGift._meta.db_table}, {GiftReversal._meta.db_table} "
+                "IN SHARE ROW EXCLUSIVE MODE"
+            )
+    TallyMark.objects.get_or_create(pk=1)
+    mark = TallyMark.objects.select_for_update().get(pk=1)
+    gifts_top = SentGift.objects.aggregate(top=Max("pk"))["top"] or 0
+    reversals_top = GiftReversal.objects.aggregate(top=Max("pk"))["top"] or 0
+    rows = selectors.tally_rows(
+        SentGift.objects.filter(pk__gt=mark.gifts_through, pk__lte=gifts_top)
+    ) + selectors.tally_rows(
+        SentGift.objects.filter(
+            reversal__pk__gt=mark.reversals_through, reversal__pk__lte=reversals_top
+        ),
+        sign=-1,
+    )
+    for model in TALLIES:
+        _tally_add(model, selectors.tally_sums(rows, ("creator_id", *model.GRAIN)))
+    TallyMark.objects.filter(pk=1).update(
+        gifts_through=gifts_top, reversals_through=reversals_top, rolled_at=timezone.now()
+    )
+    return len(rows)

@@ -26,6 +26,7 @@ class Purpose(models.TextChoices):
     DIAMONDS_ISSUED = "diamonds_issued", "Diamonds issued for gifts"
     DIAMONDS_REDEEMED = "diamonds_redeemed", "Diamonds redeemed in payouts"
     DIAMOND_ADJUSTMENTS = "diamond_adjustments", "Staff diamond adjustments"
+    CHARGEBACK_LOSSES = "chargeback_losses", "Diamonds kept after refunds and disputes"
 
 
 # Debits of these accounts must be checked against a balance read on every transaction, so
@@ -42,6 +43,7 @@ SYSTEM_PURPOSES = {
     Purpose.DIAMONDS_ISSUED: Unit.DIAMOND,
     Purpose.DIAMONDS_REDEEMED: Unit.DIAMOND,
     Purpose.DIAMOND_ADJUSTMENTS: Unit.DIAMOND,
+    Purpose.CHARGEBACK_LOSSES: Unit.DIAMOND,
 }
 USER_PURPOSES = {
     Purpose.WALLET: Unit.COIN,
@@ -58,6 +60,7 @@ SYSTEM_ACCOUNT_IDS = {
     Purpose.DIAMONDS_ISSUED: -4,
     Purpose.DIAMONDS_REDEEMED: -5,
     Purpose.DIAMOND_ADJUSTMENTS: -6,
+    Purpose.CHARGEBACK_LOSSES: -7,
 }
 
 
@@ -124,6 +127,7 @@ class TransactionKind(models.TextChoices):
     PAYOUT_REJECTION = "payout_rejection", "Payout rejection"
     PAYOUT_PAID = "payout_paid", "Payout paid"
     GIFT_REVERSAL = "gift_reversal", "Gift reversed (refund or dispute)"
+    CHARGEBACK_LOSS = "chargeback_loss", "Diamonds kept after a refund or dispute"
     TRANSFER = "transfer", "Transfer"
 
 

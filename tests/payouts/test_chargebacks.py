@@ -41,6 +41,11 @@ def _refund(recharge: Recharge, event_id: str, type: str = "charge.refunded") ->
     return webhook_receive(payload=payload.encode(), signature=sign_payload(payload)).status_code
 
 
+def _absorbed() -> int:
+    """Diamonds the platform absorbed: what creators kept of refunded or disputed coins."""
+    return -account_balance(account_get(purpose=Purpose.CHARGEBACK_LOSSES))
+
+
 def _earnings(user) -> int:
     return account_balance(account_get(owner=user, purpose=Purpose.EARNINGS))
 
@@ -74,6 +79,8 @@ def test_refund_after_spending_reverses_the_gifts_still_clearing(history, client
     assert _earnings(star) == 500
     entries = Entry.objects.filter(transaction__kind=TransactionKind.GIFT_REVERSAL)
     assert sorted(entries.values_list("amount", flat=True)) == [-500, -250, 250, 500]
+    # The cleared Galaxy's 500 diamonds stay with the creator: the platform's loss, booked.
+    assert _absorbed() == 500
 
     summary = selectors.earnings_summary(creator=star)
     assert (summary.available, summary.clearing, summary.lifetime_earned) == (500, 0, 500)
@@ -83,6 +90,7 @@ def test_refund_after_spending_reverses_the_gifts_still_clearing(history, client
     # The same event again, and the dispute Stripe may send as well: nothing more moves.
     assert _refund(recharge, "evt_refund_1") == 200
     assert GiftReversal.objects.count() == 2 and _earnings(star) == 500
+    assert _absorbed() == 500
 
 
 def test_dispute_reverses_too_and_refund_after_it_changes_nothing(history):
@@ -103,7 +111,8 @@ def test_gifts_that_have_cleared_are_never_taken_back(user):
         recharge.refresh_from_db()
         assert _refund(recharge, "evt_late_refund") == 200
     assert GiftReversal.objects.count() == 0
-    assert _earnings(star) == 2_500  # the platform bears it; the fan's debt records it
+    assert _earnings(star) == 2_500  # the platform bears it, on its loss account
+    assert _absorbed() == 2_500
     assert account_balance(account_get(owner=user, purpose=Purpose.CLAWBACK)) == -5_000
 
 
@@ -122,6 +131,7 @@ def test_a_partly_spent_refund_reverses_only_what_was_spent(user):
     ]
     assert _earnings(star) == 0
     assert SentGift.objects.get(gift__slug="galaxy").reversal.recharge_id == recharge.pk
+    assert _absorbed() == 0  # all taken back: nothing lost
 
 
 def test_the_creators_dashboard_and_csv_show_reversed_gifts(history, client):
