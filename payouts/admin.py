@@ -27,6 +27,7 @@ from .models import (
     PayoutStatus,
     PayoutStatusChange,
     PayoutTerms,
+    StripeAccount,
 )
 
 
@@ -188,6 +189,30 @@ class PayoutMethodAdmin(admin.ModelAdmin):
     )  # fmt: skip
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StripeAccount)
+class StripeAccountAdmin(admin.ModelAdmin):
+    """What Stripe last said of each creator's Connect account (account.updated); Stripe's
+    dashboard is where it changes, so here it is only read."""
+
+    list_display = ("creator", "account_id", "payouts_enabled", "details_submitted", "updated_at")
+    list_filter = ("payouts_enabled", "details_submitted")
+    search_fields = ("creator__email", "creator__profile__handle", "account_id")
+    list_select_related = ("creator",)
+    readonly_fields = (
+        "creator", "account_id", "payouts_enabled", "details_submitted", "created_at",
+        "updated_at",
+    )  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -8,6 +8,7 @@ class PayoutsConfig(AppConfig):
     def ready(self):
         from wallet.signals import coins_clawed_back
 
+        from . import checks  # noqa: F401 - registers the payout system checks
         from .services import _on_coins_clawed_back
 
         # A fan's refunded or disputed payment takes back their gifts still clearing.

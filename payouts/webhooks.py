@@ -53,12 +53,12 @@ class WebhookResult:
     message: str
 
 
-def _secrets() -> list[str]:
+def connect_secrets() -> list[str]:
     return [s.strip() for s in settings.STRIPE_CONNECT_WEBHOOK_SECRET.split(",") if s.strip()]
 
 
 def connect_webhook_receive(*, payload: bytes, signature: str | None) -> WebhookResult:
-    secrets = _secrets()
+    secrets = connect_secrets()
     if not secrets:
         logger.error("connect webhook refused: %s", SECRET_MISSING)
         return WebhookResult(503, "webhook secret not configured")

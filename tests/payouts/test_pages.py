@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from livestreams.models import SentGift
-from payouts.models import ExchangeRate, Payout, PayoutMethod, PayoutStatus
+from payouts.models import ExchangeRate, Payout, PayoutMethod, PayoutStatus, StripeAccount
 from payouts.services import earnings_rollup, payout_request, payout_transition
 from tests.accounts.factories import UserFactory
 from tests.conftest import PASSWORD
@@ -324,3 +324,18 @@ def test_after_turning_on_two_factor_the_creator_is_led_back(client):
     response = client.post("/accounts/2fa/totp/activate/", {"code": totp_code(secret)}, follow=True)
     assert "Recovery Codes" in response.content.decode()
     assert 'href="/creator/payouts/"' in response.content.decode()
+
+
+def test_staff_see_stripe_connect_accounts_read_only(client):
+    owner, _, _ = earning_creator(gifts=0)
+    account = StripeAccount.objects.create(
+        creator=owner, account_id="acct_1Giftcast", payouts_enabled=True
+    )
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    listing = client.get("/admin/payouts/stripeaccount/?payouts_enabled__exact=1")
+    assert listing.status_code == 200 and b"acct_1Giftcast" in listing.content
+    page = client.get(f"/admin/payouts/stripeaccount/{account.pk}/change/")
+    assert page.status_code == 200 and b'name="account_id"' not in page.content
+    client.post(f"/admin/payouts/stripeaccount/{account.pk}/change/", {"account_id": "acct_x"})
+    assert StripeAccount.objects.get().account_id == "acct_1Giftcast"
+    assert client.get("/admin/payouts/stripeaccount/add/").status_code == 403
