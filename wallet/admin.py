@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from . import selectors
 from .exceptions import WalletError
 from .ledger import account_balance
 from .models import (
@@ -180,15 +181,44 @@ class AccountAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/wallet/account/adjust.html", context)
 
 
+class PriceFormSet(forms.BaseInlineFormSet):
+    """A package's prices are refused when, with the package as posted (coins, bonus,
+    active), they would make a bigger package dearer per coin than a smaller one in their
+    currency (DESIGN §2: bulk is never worse value); nothing is saved then."""
+
+    def clean(self):
+        super().clean()
+        package = self.instance
+        if not package.active or any(form.errors for form in self.forms):
+            return
+        problems = []
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or not data.get("amount_minor"):
+                continue
+            currency = data["currency"]
+            ladder = selectors.package_ladder(currency=currency, without=package)
+            ladder.append((package.total_coins, data["amount_minor"], str(package)))
+            problems += selectors.ladder_problems(currency, ladder)
+        if problems:
+            raise forms.ValidationError(
+                ["Bulk must never be worse value; these prices would break it:", *problems]
+            )
+
+
 class PriceInline(admin.TabularInline):
     model = Price
+    formset = PriceFormSet
     extra = 1
 
 
 @admin.register(CoinPackage)
 class CoinPackageAdmin(admin.ModelAdmin):
+    """Packages and their prices. Turning a package on, or changing a price, is checked
+    against the bulk rule on the package's page (so `active` isn't editable in the list)."""
+
     list_display = ("__str__", "coins", "bonus_coins", "active", "sort_order")
-    list_editable = ("active", "sort_order")
+    list_editable = ("sort_order",)
     inlines = [PriceInline]
 
 

@@ -71,13 +71,64 @@ def best_rate_minor(*, currency: str) -> tuple[int, int] | None:
     return best
 
 
-def custom_amount_minor(*, coins: int, currency: str) -> int | None:
-    """The price of `coins` at the best package's rate, rounded up to a whole minor unit."""
-    best = best_rate_minor(currency=currency)
-    if best is None:
+def custom_rate_for(*, coins: int, currency: str) -> Offer | None:
+    """The package whose rate prices a custom amount of `coins` (DESIGN §2): the largest
+    package (bonus coins counted) not above it, or the smallest when all are above."""
+    offers = sorted(
+        offers_for(currency=currency), key=lambda o: (o.package.total_coins, o.price.amount_minor)
+    )
+    if not offers:
         return None
-    amount, per = best
-    return -(-coins * amount // per)
+    below = [offer for offer in offers if offer.package.total_coins <= coins]
+    return below[-1] if below else offers[0]
+
+
+def custom_amount_minor(*, coins: int, currency: str) -> int | None:
+    """The price of `coins` at `custom_rate_for`'s rate, rounded up to a whole minor unit."""
+    offer = custom_rate_for(coins=coins, currency=currency)
+    if offer is None:
+        return None
+    return -(-coins * offer.price.amount_minor // offer.package.total_coins)
+
+
+def ladder_problems(currency: str, ladder: list[tuple[int, int, str]]) -> list[str]:
+    """Where `ladder`, (total coins, price in minor units, name) of one currency's packages,
+    breaks "bulk is never worse value" (DESIGN §2): a package with more coins (bonus
+    counted) costing more per coin than one with fewer. Exact: a/x > b/y as a·y > b·x."""
+    ladder = sorted(ladder)
+    problems = []
+    for n, (coins, amount, name) in enumerate(ladder):
+        for big_coins, big_amount, big_name in ladder[n + 1 :]:
+            if big_coins > coins and big_amount * coins > amount * big_coins:
+                problems.append(
+                    f"{currency}: {big_name} for {big_amount} costs more per coin "
+                    f"than {name} for {amount}"
+                )
+    return problems
+
+
+def package_ladder(*, currency: str, without=None) -> list[tuple[int, int, str]]:
+    """The active catalogue of `currency` as `ladder_problems` reads it (less package
+    `without`, when staff are changing it)."""
+    return [
+        (offer.package.total_coins, offer.price.amount_minor, str(offer.package))
+        for offer in offers_for(currency=currency)
+        if without is None or offer.package.pk != without.pk
+    ]
+
+
+def bulk_value_problems(*, currency: str | None = None) -> list[str]:
+    """Every place the active catalogue breaks the bulk rule, in `currency` or in all."""
+    currencies = [currency] if currency else (
+        Price.objects.filter(package__active=True)
+        .values_list("currency", flat=True)
+        .distinct()
+        .order_by("currency")
+    )  # fmt: skip
+    problems = []
+    for code in currencies:
+        problems += ladder_problems(code, package_ladder(currency=code))
+    return problems
 
 
 @dataclass(frozen=True)

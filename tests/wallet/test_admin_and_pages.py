@@ -122,7 +122,9 @@ def test_statement_shows_every_movement_with_its_value(user_client, user):
     fund(user, 350)
     body = user_client.get("/wallet/statement/").content.decode()
     assert "+350" in body and "Recharge" in body
-    assert "$3.70" in body  # 350 coins at the best USD package rate (no purchases yet)
+    assert (
+        "$3.52" in body
+    )  # 350 coins at the best USD package rate, 7,350 for $74.00 (no purchases yet)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ def test_balance_page_shows_coins_and_their_value(user_client, user):
     fund(user, 350)
     body = user_client.get("/wallet/").content.decode()
     assert "350" in body
-    assert "$3.70" in body  # no purchases: valued at the best package rate (350 for $3.70)
+    assert "$3.52" in body  # no purchases: valued at the best package rate (7,350 for $74.00)
 
 
 @pytest.mark.parametrize(

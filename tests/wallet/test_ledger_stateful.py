@@ -35,7 +35,7 @@ from wallet.models import (
 from wallet.services import adjustment_post, recharge_create
 from wallet.webhooks import webhook_receive
 
-PACKAGES = [65, 100, 350, 500, 700]
+PACKAGES = [65, 350, 700, 1400, 3500]
 
 
 class LedgerMachine(RuleBasedStateMachine):

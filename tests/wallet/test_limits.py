@@ -29,9 +29,9 @@ def _buy(user, coins=350):
 def test_per_recharge_limit_refuses_with_the_limit(user):
     limit_set(user=user, kind=LimitKind.PER_RECHARGE, currency="USD", amount_minor=500)
     with pytest.raises(
-        errors.RechargeError, match=r"\$6.49 is over your limit of \$5.00 per recharge"
+        errors.RechargeError, match=r"\$7.40 is over your limit of \$5.00 per recharge"
     ):
-        _buy(user, 500)
+        _buy(user, 700)
     assert not Recharge.objects.exists()
     _buy(user, 350)  # $3.70 fits
 
@@ -73,9 +73,9 @@ def test_removing_a_limit_waits_24_hours(user):
     limit_set(user=user, kind=LimitKind.PER_RECHARGE, currency="USD", amount_minor=500)
     limit_set(user=user, kind=LimitKind.PER_RECHARGE, currency="USD", amount_minor=None)
     with pytest.raises(errors.RechargeError):
-        _buy(user, 500)
+        _buy(user, 700)
     with time_machine.travel(timezone.now() + dt.timedelta(hours=25)):
-        _buy(user, 500)
+        _buy(user, 700)
 
 
 def test_limits_page_saves_in_major_units(user_client, user):

@@ -62,7 +62,7 @@ def test_recharge_page_lists_usd_packages_with_rate(user_client):
     response = user_client.get("/wallet/recharge/")
     assert response.status_code == 200
     body = response.content.decode()
-    for text in ("$0.74", "$3.70", "$64.99", "$1.06 / 100 coins", "30–200,000 coins"):
+    for text in ("$0.74", "$3.70", "$52.85", "$74.00", "$1.06 / 100 coins", "30–200,000 coins"):
         assert text in body
     assert "£" not in body
 
@@ -187,8 +187,8 @@ def test_inactive_package_is_refused(user_client):
     assert not Recharge.objects.exists()
 
 
-def test_custom_amount_is_priced_at_the_best_rate_rounded_up(user_client, user):
-    # Best USD rate: 350 coins for 370 cents. 1,000 coins → 1057.14… → 1058 cents.
+def test_custom_amount_is_priced_at_the_largest_package_not_above_it(user_client, user):
+    # The largest USD package up to 1,000 coins: 700 for 740 cents. 1,000 → 1057.14… → 1058.
     user_client.post("/wallet/recharge/", {"choice": "custom", "custom_coins": "1000"})
     recharge = Recharge.objects.get(user=user)
     assert (recharge.coins, recharge.amount_minor, recharge.package) == (1000, 1058, None)
