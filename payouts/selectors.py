@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     DurationField,
@@ -308,6 +310,23 @@ class GiftRecords:
         """The tail (from day `since`) summed by `grain`: key → [gifts, coins, diamonds]."""
         rows = [row for row in self.tail if since is None or row.day >= since]
         return tally_sums(rows, grain)
+
+
+@contextmanager
+def one_snapshot():
+    """The reads inside see one snapshot of the database: the tallies, their mark and the
+    tail are read in several statements, and a roll-up committing between them would count
+    its rows twice. PostgreSQL: a REPEATABLE READ transaction (inside a transaction
+    already, the caller's; SQLite's read transaction is a snapshot already)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not _outer_atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def _outer_atomic() -> bool:
+    return len(connection.atomic_blocks) > 1
 
 
 def gift_records(*, creator) -> GiftRecords:
@@ -634,6 +653,11 @@ def payouts_with_status(*statuses: PayoutStatus) -> QuerySet[Payout]:
 def tally_problems() -> list[str]:
     """Every tally recomputed from the gift records through the mark: the differences (an
     empty list when the tallies hold exactly the SentGift rows less their reversals)."""
+    with one_snapshot():
+        return _tally_problems()
+
+
+def _tally_problems() -> list[str]:
     mark = tally_mark()
     rows = tally_rows(SentGift.objects.filter(pk__lte=mark.gifts_through)) + tally_rows(
         SentGift.objects.filter(reversal__pk__lte=mark.reversals_through), sign=-1

@@ -329,23 +329,23 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
     `reversal:<gift id>`; diamonds already available are never taken back, and a gift
     whose creator no longer holds its diamonds (a staff adjustment spent them) is left.
 
-    What is not taken back the platform absorbs: the diamonds the spent coins earned at the
-    creator's share, less those reversed, move DIAMONDS_ISSUED → CHARGEBACK_LOSSES in one
-    transaction (`chargeback-loss:<recharge id>`), so the loss is on the books, not only
+    What is not taken back the platform absorbs: the diamonds of the gifts the spent coins
+    paid for (newest first) that were not reversed move DIAMONDS_ISSUED → CHARGEBACK_LOSSES
+    in one transaction (`chargeback-loss:<recharge id>`), so the loss is on the books, not only
     in the fan's clawback debt."""
     from livestreams.models import SentGift
-    from livestreams.services import diamonds_for
 
+    cutoff = selectors.clearing_cutoff()
     candidates = (
         SentGift.objects.filter(
             sender_id=recharge.user_id,
-            created_at__gt=selectors.clearing_cutoff(),
+            created_at__gt=cutoff,
             reversal__isnull=True,
         )
         .select_related("stream", "gift")
         .order_by("-created_at", "-pk")
     )
-    reversed_, covered = [], 0
+    reversed_, covered, kept = [], 0, 0
     for gift in candidates.iterator(chunk_size=200):
         if covered >= coins:
             break
@@ -375,13 +375,26 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
                 )  # fmt: skip
         except InsufficientFunds:
             log.warning("gift %s not reversed: its creator's earnings no longer cover it", gift.pk)
+            kept += gift.diamonds
             continue
         log.info(
             "gift %s reversed diamonds=%s creator=%s recharge=%s key=reversal:%s",
             gift.pk, gift.diamonds, gift.stream.creator_id, recharge.pk, gift.pk,
         )  # fmt: skip
         reversed_.append(reversal)
-    lost = diamonds_for(coins) - sum(reversal.diamonds for reversal in reversed_)
+    # The rest of the spent coins went to gifts that have cleared: newest first, their
+    # diamonds stay with the creators, as do those of gifts that could not be reversed.
+    older = SentGift.objects.filter(
+        sender_id=recharge.user_id, created_at__lte=cutoff, reversal__isnull=True
+    ).order_by("-created_at", "-pk")
+    for gift_coins, gift_diamonds in older.values_list("coins", "diamonds").iterator(
+        chunk_size=200
+    ):
+        if covered >= coins:
+            break
+        covered += gift_coins
+        kept += gift_diamonds
+    lost = kept
     if lost > 0:
         transaction_post(
             kind=TransactionKind.CHARGEBACK_LOSS,

@@ -71,21 +71,22 @@ def _share_words() -> dict:
 def dashboard(request: HttpRequest) -> HttpResponse:
     creator = request.user
     now = timezone.now()
-    records = selectors.gift_records(creator=creator)
-    page = Paginator(selectors.stream_history(creator=creator), STREAMS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    selectors.stream_figures(records=records, streams=list(page.object_list))
-    context = {
-        **_cash_context(creator),
-        **_share_words(),
-        "earnings": selectors.earnings_summary(creator=creator, now=now),
-        "daily": selectors.daily_earnings(records=records, now=now),
-        "page": page,
-        "supporters": selectors.top_supporters(records=records),
-        "supporters_30": selectors.top_supporters(records=records, days=30, now=now),
-        "clearing_days": settings.PAYOUT_CLEARING_DAYS,
-    }
+    with selectors.one_snapshot():  # tallies, mark and tail as of one moment
+        records = selectors.gift_records(creator=creator)
+        page = Paginator(selectors.stream_history(creator=creator), STREAMS_PER_PAGE).get_page(
+            request.GET.get("page")
+        )
+        selectors.stream_figures(records=records, streams=list(page.object_list))
+        context = {
+            **_cash_context(creator),
+            **_share_words(),
+            "earnings": selectors.earnings_summary(creator=creator, now=now),
+            "daily": selectors.daily_earnings(records=records, now=now),
+            "page": page,
+            "supporters": selectors.top_supporters(records=records),
+            "supporters_30": selectors.top_supporters(records=records, days=30, now=now),
+            "clearing_days": settings.PAYOUT_CLEARING_DAYS,
+        }
     return render(request, "payouts/dashboard.html", context)
 
 

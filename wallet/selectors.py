@@ -73,9 +73,10 @@ def best_rate_minor(*, currency: str) -> tuple[int, int] | None:
 
 def custom_rate_for(*, coins: int, currency: str) -> Offer | None:
     """The package whose rate prices a custom amount of `coins` (DESIGN §2): the largest
-    package (bonus coins counted) not above it, or the smallest when all are above."""
+    package (bonus coins counted) not above it, or the smallest when all are above; the
+    cheaper of two the same size."""
     offers = sorted(
-        offers_for(currency=currency), key=lambda o: (o.package.total_coins, o.price.amount_minor)
+        offers_for(currency=currency), key=lambda o: (o.package.total_coins, -o.price.amount_minor)
     )
     if not offers:
         return None
@@ -84,11 +85,19 @@ def custom_rate_for(*, coins: int, currency: str) -> Offer | None:
 
 
 def custom_amount_minor(*, coins: int, currency: str) -> int | None:
-    """The price of `coins` at `custom_rate_for`'s rate, rounded up to a whole minor unit."""
+    """The price of `coins` at `custom_rate_for`'s rate, rounded up to a whole minor unit,
+    and never more than a package of at least as many coins costs (just under a package
+    with a better rate, the lower rate's total would pass the package's price)."""
     offer = custom_rate_for(coins=coins, currency=currency)
     if offer is None:
         return None
-    return -(-coins * offer.price.amount_minor // offer.package.total_coins)
+    amount = -(-coins * offer.price.amount_minor // offer.package.total_coins)
+    bigger = [
+        o.price.amount_minor
+        for o in offers_for(currency=currency)
+        if o.package.total_coins >= coins
+    ]
+    return min([amount, *bigger])
 
 
 def ladder_problems(currency: str, ladder: list[tuple[int, int, str]]) -> list[str]:

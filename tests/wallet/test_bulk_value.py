@@ -53,7 +53,9 @@ def test_a_dearer_bigger_package_is_found():
         (65, 74),  # exactly a package: its price
         (1_000, 1_058),  # the 700 package's rate: 1,000 × 740 / 700 = 1,057.14 → 1,058
         (5_000, 5_285),  # the 5,000 package: never dearer than buying it
-        (7_349, 7_768),  # still the 5,000 package's rate: 7,349 × 5,285 / 5,000 = 7,767.9
+        (349, 370),  # at the 65 package's rate 398, dearer than the 350 package: its price
+        (5_001, 5_287),  # the 5,000 package's rate: 5,001 × 5,285 / 5,000 = 5,286.06
+        (7_349, 7_400),  # at 5,000's rate 7,768, dearer than the 7,350 package: its price
         (7_350, 7_400),  # the 7,000 + 350 bonus package
         (200_000, 201_361),  # the biggest package's rate: 200,000 × 7,400 / 7,350 = 201,360.5
     ],
@@ -62,12 +64,16 @@ def test_custom_amount_is_priced_at_the_largest_package_not_above_it(coins, expe
     assert custom_amount_minor(coins=coins, currency="USD") == expected
 
 
-def test_custom_amount_is_never_dearer_than_the_package_of_the_same_coins():
+def test_custom_amount_is_never_dearer_than_a_package_of_at_least_as_many_coins():
     for currency in set(Price.objects.values_list("currency", flat=True)):
-        for offer in offers_for(currency=currency):
-            if offer.package.bonus_coins == 0:
-                custom = custom_amount_minor(coins=offer.package.coins, currency=currency)
-                assert custom <= offer.price.amount_minor, (currency, offer.package)
+        offers = offers_for(currency=currency)
+        for coins in {o.package.total_coins + d for o in offers for d in (-1, 0, 1)}:
+            if coins < 30:
+                continue
+            custom = custom_amount_minor(coins=coins, currency=currency)
+            for offer in offers:
+                if offer.package.total_coins >= coins:
+                    assert custom <= offer.price.amount_minor, (currency, coins, offer.package)
 
 
 def _package_form(package: CoinPackage, **changes) -> dict:
