@@ -187,11 +187,10 @@ def history(gifts: int):
 
     from accounts.models import Profile, User
     from livestreams.models import Stream, StreamStatus
-    from payouts.models import PayoutMethod, PayoutMethodKind, PayoutStatus
-    from payouts.services import payout_request, payout_transition
     from livestreams.services import gift_send, stream_start
+    from payouts.models import PayoutMethod, PayoutMethodKind, PayoutStatus
     from payouts.selectors import tally_problems
-    from payouts.services import earnings_rollup
+    from payouts.services import earnings_rollup, payout_request, payout_transition
     from wallet.ledger import account_get, ledger_audit, ledger_rollup
     from wallet.models import SYSTEM_ACCOUNT_IDS, Account, Purpose, Unit
 
