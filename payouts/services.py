@@ -437,39 +437,56 @@ def _tally_add(model, deltas: dict[tuple, list[int]]) -> None:
         cursor.executemany(sql, [(*key, *values) for key, values in deltas.items()])
 
 
-@transaction.atomic(durable=True)
-def earnings_rollup() -> int:
-    """Fold the gifts sent, and the reversals made, since the last roll-up into the
-    dashboard's tallies; returns how many (fan, stream, day) sums it folded. Changes no money and may run at
-    any time (the operator's scheduler runs it every few minutes).
+ROLLUP_BATCH = 20_000  # gift records folded per transaction
 
-    As ledger_rollup: on PostgreSQL a SHARE ROW EXCLUSIVE lock on the gift and reversal
-    tables waits for every in-flight writer to commit and holds new ones while this runs,
-    so no row below the new mark can appear later, and two roll-ups never fold the same
-    rows twice (the mode conflicts with itself; the mark row is locked as well)."""
+
+def earnings_rollup(*, batch: int = ROLLUP_BATCH) -> int:
+    """Fold the gifts sent, and the reversals made, since the last roll-up into the
+    dashboard's tallies; returns how many (fan, stream, day) sums it folded. Changes no
+    money and may run at any time (the operator's scheduler runs it every few minutes).
+
+    First the horizon, as ledger_rollup does: on PostgreSQL a SHARE ROW EXCLUSIVE lock on
+    the gift and reversal tables waits for every in-flight writer to commit, the highest
+    ids are read and the lock is let go at once, so every row up to them is committed and
+    none can appear below them later. Then the rows up to the horizon are folded in
+    batches of `batch` ids, each its own transaction under the mark row's lock: gifts
+    sending on meanwhile never wait for the fold, two roll-ups never fold a row twice, and
+    a crash loses nothing (the mark moves with each batch's tallies). Gifts are folded
+    before reversals, so a reversal within the mark is always of a gift within it."""
     from livestreams.models import SentGift
 
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"LOCK TABLE {SentGift._meta.db_table}, {GiftReversal._meta.db_table} "
-                "IN SHARE ROW EXCLUSIVE MODE"
-            )
+    with transaction.atomic(durable=True):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"LOCK TABLE {SentGift._meta.db_table}, {GiftReversal._meta.db_table} "
+                    "IN SHARE ROW EXCLUSIVE MODE"
+                )
+        gifts_top = SentGift.objects.aggregate(top=Max("pk"))["top"] or 0
+        reversals_top = GiftReversal.objects.aggregate(top=Max("pk"))["top"] or 0
     TallyMark.objects.get_or_create(pk=1)
-    mark = TallyMark.objects.select_for_update().get(pk=1)
-    gifts_top = SentGift.objects.aggregate(top=Max("pk"))["top"] or 0
-    reversals_top = GiftReversal.objects.aggregate(top=Max("pk"))["top"] or 0
-    rows = selectors.tally_rows(
-        SentGift.objects.filter(pk__gt=mark.gifts_through, pk__lte=gifts_top)
-    ) + selectors.tally_rows(
-        SentGift.objects.filter(
-            reversal__pk__gt=mark.reversals_through, reversal__pk__lte=reversals_top
-        ),
-        sign=-1,
-    )
-    for model in TALLIES:
-        _tally_add(model, selectors.tally_sums(rows, ("creator_id", *model.GRAIN)))
-    TallyMark.objects.filter(pk=1).update(
-        gifts_through=gifts_top, reversals_through=reversals_top, rolled_at=timezone.now()
-    )
-    return len(rows)
+    folded = 0
+    while True:
+        with transaction.atomic(durable=True):
+            mark = TallyMark.objects.select_for_update().get(pk=1)
+            if mark.gifts_through < gifts_top:
+                upto = min(mark.gifts_through + batch, gifts_top)
+                rows = selectors.tally_rows(
+                    SentGift.objects.filter(pk__gt=mark.gifts_through, pk__lte=upto)
+                )
+                moved = {"gifts_through": upto}
+            elif mark.reversals_through < reversals_top:
+                upto = min(mark.reversals_through + batch, reversals_top)
+                rows = selectors.tally_rows(
+                    SentGift.objects.filter(
+                        reversal__pk__gt=mark.reversals_through, reversal__pk__lte=upto
+                    ),
+                    sign=-1,
+                )
+                moved = {"reversals_through": upto}
+            else:
+                return folded  # at the horizon (or a concurrent roll-up went past it)
+            for model in TALLIES:
+                _tally_add(model, selectors.tally_sums(rows, ("creator_id", *model.GRAIN)))
+            TallyMark.objects.filter(pk=1).update(**moved, rolled_at=timezone.now())
+            folded += len(rows)

@@ -11,9 +11,10 @@ import json
 import pytest
 import time_machine
 
-from livestreams.models import SentGift
+from livestreams.models import SentGift, Stream, StreamStatus
 from payouts import selectors
 from payouts.models import GiftReversal
+from payouts.services import gifts_reverse_for_clawback
 from tests.livestreams.factories import creator, live_stream
 from tests.payouts.factories import send, sent_at
 from wallet.demo import paid_recharge
@@ -132,6 +133,22 @@ def test_a_partly_spent_refund_reverses_only_what_was_spent(user):
     assert _earnings(star) == 0
     assert SentGift.objects.get(gift__slug="galaxy").reversal.recharge_id == recharge.pk
     assert _absorbed() == 0  # all taken back: nothing lost
+
+
+def test_the_loss_is_what_the_kept_gifts_earned_not_the_share_of_the_coins(user):
+    """Single Roses to three streams earn nothing each (the share is counted per fan per
+    stream): once they have cleared, a refund of those 3 coins costs the platform nothing."""
+    recharge = paid_recharge(user=user, session_id="cs_sim_roses_loss_test")
+    star = creator()
+    for _ in range(3):
+        stream = live_stream(star)
+        sent_at(send(user, stream, "rose"), NOW - dt.timedelta(days=9))
+        Stream.objects.filter(pk=stream.pk).update(status=StreamStatus.ENDED, ended_at=NOW)
+    assert _earnings(star) == 0
+    # What the clawback hands over when 3 of the refunded coins were already spent:
+    gifts_reverse_for_clawback(recharge=recharge, coins=3)
+    assert _absorbed() == 0
+    assert not Entry.objects.filter(transaction__kind=TransactionKind.CHARGEBACK_LOSS).exists()
 
 
 def test_the_creators_dashboard_and_csv_show_reversed_gifts(history, client):

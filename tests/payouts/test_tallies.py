@@ -123,6 +123,20 @@ def test_before_and_after_a_rollup_the_figures_are_the_gift_records(history):
     assert selectors.tally_problems() == []
 
 
+def test_a_rollup_in_small_batches_folds_the_same(history):
+    star, fans, buyer, recharge, live = history
+    gift = send(buyer, live, "galaxy")
+    gifts_reverse_for_clawback(recharge=recharge, coins=1_000)
+    assert GiftReversal.objects.get().sent_gift_id == gift.sent.pk
+    folded = earnings_rollup(batch=2)  # many transactions of two ids each
+    mark = TallyMark.objects.get()
+    assert mark.gifts_through == SentGift.objects.order_by("-pk").first().pk
+    assert mark.reversals_through == GiftReversal.objects.get().pk
+    assert folded > 0 and selectors.tally_problems() == []
+    assert shown(star) == expected(star)
+    assert earnings_rollup(batch=2) == 0
+
+
 def test_reversals_count_against_the_tallies_their_gifts_went_into(history):
     star, fans, buyer, recharge, live = history
     rolled = send(buyer, live, "galaxy")  # folded below, then reversed
