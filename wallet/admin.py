@@ -236,6 +236,7 @@ class RechargeAdmin(admin.ModelAdmin):
         "amount_minor",
         "currency",
         "status",
+        "status_words",
         "needs_review",
         "created_at",
     )
@@ -253,6 +254,9 @@ class RechargeAdmin(admin.ModelAdmin):
         "payment_intent_id",
         "checkout_url",
         "status",
+        "status_words",
+        "declined_at",
+        "decline_message",
         "review_note",
         "created_at",
         "paid_at",
@@ -265,6 +269,10 @@ class RechargeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="What happened")
+    def status_words(self, obj: Recharge) -> str:
+        return obj.status_words
 
 
 @admin.register(WebhookEvent)

@@ -289,6 +289,10 @@ class Recharge(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # A declined card leaves the checkout open (Stripe's does too): the recharge stays
+    # pending, and the history says what happened.
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_message = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -306,6 +310,23 @@ class Recharge(models.Model):
     @property
     def ledger_key(self) -> str:
         return f"recharge:{self.pk}"
+
+    @property
+    def status_words(self) -> str:
+        """What happened, in words: the fan's history, the CSV and admin say this."""
+        declined = "Card declined — not charged"
+        if self.status == RechargeStatus.PENDING:
+            return declined if self.declined_at else "Awaiting payment"
+        if self.status == RechargeStatus.EXPIRED:
+            return declined if self.declined_at else "Checkout expired — not charged"
+        if self.status == RechargeStatus.FAILED:
+            return "Payment failed — not charged"
+        return self.get_status_display()
+
+    @property
+    def can_continue(self) -> bool:
+        """An open checkout the fan may go back to (until it expires)."""
+        return self.status == RechargeStatus.PENDING and bool(self.checkout_url)
 
 
 class RechargeStatusChange(models.Model):

@@ -129,6 +129,8 @@ class StripeProvider:
             ],
             "client_reference_id": str(recharge.pk),
             "metadata": {"recharge_id": str(recharge.pk), "coins": str(recharge.coins)},
+            # A declined card's payment_intent.payment_failed names its recharge.
+            "payment_intent_data": {"metadata": {"recharge_id": str(recharge.pk)}},
             "customer_email": recharge.user.email,
             "success_url": success_url + "?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": cancel_url,

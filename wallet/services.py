@@ -5,6 +5,7 @@ Coins move only through `wallet.ledger.transaction_post`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -208,6 +209,60 @@ def recharge_close(
         if recharge.status != RechargeStatus.PENDING:
             return None
         return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
+
+
+def recharge_decline(*, recharge_id: int, message: str, event_id: str = "") -> Recharge | None:
+    """Record that a card was declined at a recharge's checkout. The checkout stays open
+    (another card may still pay), so the recharge stays pending; its history says
+    "Card declined — not charged". None when there is no such pending recharge."""
+    with transaction.atomic():
+        recharge = Recharge.objects.select_for_update().filter(pk=recharge_id).first()
+        if recharge is None or recharge.status != RechargeStatus.PENDING:
+            return None
+        recharge.declined_at = timezone.now()
+        recharge.decline_message = (message or "Your card was declined.")[:200]
+        recharge.save(update_fields=["declined_at", "decline_message", "updated_at"])
+    logger.info(
+        "recharge %s: card declined (%s) %s", recharge.pk, recharge.decline_message, event_id
+    )
+    return recharge
+
+
+def recharges_expire(*, now=None) -> int:
+    """End `expired` every checkout nobody finished within RECHARGE_CHECKOUT_HOURS; returns
+    how many. Each goes through the path Stripe's `checkout.session.expired` takes
+    (recharge_close). A Stripe session is asked first: paid, it is fulfilled instead; still
+    open, it is left for Stripe to expire (and to tell us). Safe to run any time."""
+    hours = settings.RECHARGE_CHECKOUT_HOURS
+    cutoff = (now or timezone.now()) - dt.timedelta(hours=hours)
+    note = f"checkout not finished within {hours} hours"
+    closed = 0
+    stale = Recharge.objects.filter(status=RechargeStatus.PENDING, created_at__lt=cutoff)
+    for recharge in stale.order_by("pk").iterator():
+        if not recharge.provider_session_id:  # the provider never opened a checkout
+            with transaction.atomic():
+                locked = _locked(pk=recharge.pk)
+                if locked.status == RechargeStatus.PENDING:
+                    recharge_set_status(recharge=locked, to=RechargeStatus.EXPIRED, note=note)
+                    closed += 1
+            continue
+        try:
+            session = get_provider(recharge.provider).checkout_retrieve(
+                recharge.provider_session_id
+            )
+        except PaymentProviderError as exc:
+            logger.warning("recharge %s not expired: %s", recharge.pk, exc)
+            continue
+        if session and session.get("payment_status") == "paid":
+            recharge_sync(recharge=recharge)
+            continue
+        if session and session.get("status") == "open":
+            continue
+        if recharge_close(
+            session_id=recharge.provider_session_id, to=RechargeStatus.EXPIRED, note=note
+        ):
+            closed += 1
+    return closed
 
 
 def recharge_sync(*, recharge: Recharge) -> Recharge:

@@ -25,7 +25,7 @@ from .payments import (
     sign_payload,
     simulated_in_force,
 )
-from .services import recharge_create, recharge_sync
+from .services import recharge_create, recharge_decline, recharge_sync
 from .webhooks import webhook_receive
 
 SIMULATED_CLOSED = (
@@ -156,6 +156,7 @@ def simulated_checkout(request: HttpRequest, session_id: str) -> HttpResponse:
             return redirect("wallet:recharge_success", pk=recharge_obj.pk)
         if number == SIMULATED_DECLINE_CARD:
             declined = True
+            recharge_decline(recharge_id=recharge_obj.pk, message="Your card was declined.")
             form.add_error(None, "Your card was declined. Try another card.")
         else:
             form.add_error(
@@ -188,11 +189,13 @@ def history_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="giftcast-purchases.csv"'
     writer = csv.writer(response)
-    writer.writerow(["id", "created_utc", "coins", "amount", "currency", "status", "paid_utc"])
+    writer.writerow(
+        ["id", "created_utc", "coins", "amount", "currency", "status", "what_happened", "paid_utc"]
+    )
     for r in selectors.recharge_history(user=request.user).iterator():
         writer.writerow([
             r.pk, r.created_at.isoformat(), r.coins, str(to_major(r.amount_minor, r.currency)),
-            r.currency, r.status, r.paid_at.isoformat() if r.paid_at else "",
+            r.currency, r.status, r.status_words, r.paid_at.isoformat() if r.paid_at else "",
         ])  # fmt: skip
     return response
 

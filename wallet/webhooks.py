@@ -17,7 +17,14 @@ from django.db import IntegrityError, transaction
 from . import exceptions as errors
 from .models import Recharge, RechargeStatus, WebhookEvent, WebhookEventStatus
 from .payments import WebhookSecretMissing, verify_signature
-from .services import _locked, _set_lock_timeout, recharge_clawback, recharge_close, recharge_fulfil
+from .services import (
+    _locked,
+    _set_lock_timeout,
+    recharge_clawback,
+    recharge_close,
+    recharge_decline,
+    recharge_fulfil,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,7 @@ SESSION_FIELDS = {
 }
 CHARGE_FIELDS = {"payment_intent": Field(str), "amount_refunded": Field(int)}
 DISPUTE_FIELDS = {"payment_intent": Field(str)}
+INTENT_FIELDS = {"metadata": Field(dict), "last_payment_error": Field(dict)}
 
 
 def _constant(name: str) -> float:
@@ -141,6 +149,9 @@ def _check_object(obj: dict, fields: dict[str, Field]) -> None:
         if field.kind is int:
             if type(value) is not int or not 0 <= value <= MAX_AMOUNT:
                 raise MalformedEvent(f"`data.object.{name}` must be a whole amount")
+        elif field.kind is dict:
+            if not isinstance(value, dict):
+                raise MalformedEvent(f"`data.object.{name}` must be an object")
         elif not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
             raise MalformedEvent(f"`data.object.{name}` must be a string")
 
@@ -214,6 +225,20 @@ def _dispute_outcome(dispute: dict, event_id: str) -> tuple[str, str]:
     )
 
 
+def _declined(intent: dict, event_id: str) -> tuple[str, str]:
+    """A card declined at a Stripe checkout: the PaymentIntent names its recharge (set at
+    checkout_create); the checkout stays open, the history says what happened."""
+    recharge_id = str((intent.get("metadata") or {}).get("recharge_id") or "")
+    if not recharge_id.isdigit():
+        return WebhookEventStatus.IGNORED, "no recharge for this payment"
+    error = intent.get("last_payment_error") or {}
+    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    recharge = recharge_decline(recharge_id=int(recharge_id), message=message, event_id=event_id)
+    if recharge is None:
+        return WebhookEventStatus.IGNORED, "no pending recharge for this payment"
+    return WebhookEventStatus.PROCESSED, f"recharge {recharge.pk}: card declined"
+
+
 def _closed(session: dict, event_id: str, to: str) -> tuple[str, str]:
     recharge = recharge_close(session_id=session["id"], to=to, event_id=event_id)
     return WebhookEventStatus.PROCESSED, f"closed as {to}" if recharge else "already closed"
@@ -228,6 +253,7 @@ HANDLERS = {
     "checkout.session.expired": lambda o, e: _closed(o, e, RechargeStatus.EXPIRED),
     "charge.refunded": lambda o, e: _charge_outcome(o, e, to=RechargeStatus.REFUNDED),
     "charge.dispute.created": _dispute_outcome,
+    "payment_intent.payment_failed": _declined,
 }
 # What each handler reads from `data.object` (event_decode refuses other shapes).
 OBJECT_FIELDS: dict[str, dict[str, Field]] = {
@@ -237,6 +263,7 @@ OBJECT_FIELDS: dict[str, dict[str, Field]] = {
     "checkout.session.expired": SESSION_FIELDS,
     "charge.refunded": CHARGE_FIELDS,
     "charge.dispute.created": DISPUTE_FIELDS,
+    "payment_intent.payment_failed": INTENT_FIELDS,
 }
 
 

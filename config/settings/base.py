@@ -263,6 +263,9 @@ DEMO_DATA_ALLOWED = False
 
 RECHARGE_CUSTOM_MIN_COINS = env.int("RECHARGE_CUSTOM_MIN_COINS", default=30)
 RECHARGE_CUSTOM_MAX_COINS = env.int("RECHARGE_CUSTOM_MAX_COINS", default=200_000)
+# A checkout nobody finishes ends `expired` after this long (Stripe's sessions last 24 h);
+# `manage.py recharges_expire`, run by the scheduler, closes them.
+RECHARGE_CHECKOUT_HOURS = env.int("RECHARGE_CHECKOUT_HOURS", default=24)
 # Point the real stripe library somewhere else (a fake of Stripe's API in tests).
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=5000)

@@ -114,8 +114,10 @@ def test_history_csv_lists_purchases(user_client, user):
     response = user_client.get("/wallet/history.csv")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["id", "created_utc", "coins", "amount", "currency", "status", "paid_utc"]
-    assert rows[1][2:6] == ["350", "3.70", "USD", "pending"]
+    assert rows[0] == [
+        "id", "created_utc", "coins", "amount", "currency", "status", "what_happened", "paid_utc",
+    ]  # fmt: skip
+    assert rows[1][2:7] == ["350", "3.70", "USD", "pending", "Awaiting payment"]
 
 
 def test_statement_shows_every_movement_with_its_value(user_client, user):
