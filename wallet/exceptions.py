@@ -51,3 +51,13 @@ NOT_PRICED = "Coins are not sold in {currency} yet."
 CUSTOM_RANGE = "Choose between {low:,} and {high:,} coins."
 RECHARGE_FROZEN = "Your wallet is frozen while staff review it, so you can't buy coins right now."
 PROVIDER_DOWN = "The payment service could not start your checkout. Nothing was charged; try again."
+
+REFUND_NOT_PAID = "Only a paid purchase can be refunded."
+REFUND_WINDOW_PASSED = (
+    "Purchases can be refunded for {hours} hours after payment; this one's time has passed."
+)
+REFUND_SPENT = "Coins have been spent since this purchase, so it can no longer be refunded."
+REFUND_FROZEN = "Your wallet is frozen while staff review it, so refunds are paused."
+REFUND_PROVIDER = (
+    "The payment service could not refund this purchase ({message}). Nothing changed; try again."
+)

@@ -143,6 +143,22 @@ class StripeProvider:
             raise PaymentProviderError(str(exc.user_message or exc)) from exc
         return CheckoutSession(id=session.id, url=session.url)
 
+    def refund(self, *, recharge: Recharge) -> str:
+        """A real Stripe Refund of the recharge's payment, once per recharge (the idempotency
+        key); returns its id."""
+        try:
+            refund = self._client().v1.refunds.create(
+                {
+                    "payment_intent": recharge.payment_intent_id,
+                    "reason": "requested_by_customer",
+                    "metadata": {"recharge_id": str(recharge.pk)},
+                },
+                options={"idempotency_key": f"giftcast-refund-{recharge.pk}"},
+            )
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(str(exc.user_message or exc)) from exc
+        return refund.id
+
     def checkout_retrieve(self, session_id: str) -> dict | None:
         try:
             session = self._client().v1.checkout.sessions.retrieve(session_id)
@@ -165,6 +181,10 @@ class SimulatedProvider:
     def checkout_retrieve(self, session_id: str) -> dict | None:
         # The simulated checkout reports only through signed events, as Stripe's webhooks do.
         return None
+
+    def refund(self, *, recharge: Recharge) -> str:
+        """No money moved, so none goes back: the refund is the ledger's clawback alone."""
+        return f"re_sim_{recharge.pk}"
 
     @staticmethod
     def completed_event(

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from accounts.countries import DEFAULT_CURRENCY
 
-from .models import Account, CoinPackage, Entry, Price, Purpose, Recharge, RechargeStatus
+from . import exceptions as errors
+from .models import (
+    Account,
+    CoinPackage,
+    Entry,
+    Price,
+    Purpose,
+    Recharge,
+    RechargeStatus,
+    TransactionKind,
+)
 from .money import format_rate, locale_for_country
 
 
@@ -177,6 +189,45 @@ def statement(*, user) -> QuerySet[Entry]:
         .select_related("transaction")
         .order_by("-id")
     )
+
+
+def refund_refusal(*, recharge: Recharge, wallet: Account, now=None) -> str | None:
+    """Why the fan can't refund `recharge` themselves now, or None if they can (DESIGN §2):
+    paid, within RECHARGE_REFUND_HOURS of payment, the wallet not frozen, and none of its
+    coins spent — no gift has been paid from the wallet since the recharge credited it, and
+    its coins are all still there."""
+    hours = settings.RECHARGE_REFUND_HOURS
+    if recharge.status != RechargeStatus.PAID or recharge.paid_at is None:
+        return errors.REFUND_NOT_PAID
+    if recharge.paid_at <= (now or timezone.now()) - dt.timedelta(hours=hours):
+        return errors.REFUND_WINDOW_PASSED.format(hours=hours)
+    if wallet.frozen:
+        return errors.REFUND_FROZEN
+    credit = (
+        Entry.objects.filter(account=wallet, transaction__idempotency_key=recharge.ledger_key)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    # Spent: a gift paid from the wallet since (another purchase's refund is not spending).
+    spent = Entry.objects.filter(
+        account=wallet, amount__lt=0, pk__gt=credit or 0, transaction__kind=TransactionKind.GIFT
+    ).exists()
+    if credit is None or spent or wallet.balance < recharge.coins:
+        return errors.REFUND_SPENT
+    return None
+
+
+def refundable_ids(*, user, recharges) -> set[int]:
+    """Which of `recharges` (a page of the fan's history) the fan may refund now."""
+    hours = settings.RECHARGE_REFUND_HOURS
+    since = timezone.now() - dt.timedelta(hours=hours)
+    recent = [
+        r for r in recharges if r.status == RechargeStatus.PAID and r.paid_at and r.paid_at > since
+    ]
+    wallet = Account.objects.filter(owner=user, purpose=Purpose.WALLET).first() if recent else None
+    if wallet is None:
+        return set()
+    return {r.pk for r in recent if refund_refusal(recharge=r, wallet=wallet) is None}
 
 
 def custom_limits() -> tuple[int, int]:

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -31,7 +32,13 @@ from .models import (
 )
 from .money import format_money
 from .payments import PaymentProviderError, get_provider
-from .selectors import custom_amount_minor, custom_limits, money_locale, wallet_is_frozen
+from .selectors import (
+    custom_amount_minor,
+    custom_limits,
+    money_locale,
+    refund_refusal,
+    wallet_is_frozen,
+)
 from .signals import coins_clawed_back
 
 logger = logging.getLogger(__name__)
@@ -328,6 +335,55 @@ def recharge_clawback(
             )
             coins_clawed_back.send(sender=Recharge, recharge=recharge, coins=debt)
     return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
+
+
+# ----------------------------------------------------------------------------- self-serve refund
+
+
+def recharge_refund(*, user, recharge_id: int) -> Recharge:
+    """The fan refunds their own recharge (DESIGN §2): refused with RechargeError, changing
+    nothing, unless `refund_refusal` allows it. The provider refunds the payment (Stripe: a
+    real Refund, idempotent per recharge) and the coins leave the wallet through the same
+    clawback a refund webhook takes, once: the webhook Stripe sends after finds the recharge
+    refunded already. The recharge row, then the wallet row are locked (the webhook's
+    order), so a gift racing the refund either spent the coins before (refund refused) or
+    waits and finds them gone."""
+    with transaction.atomic(durable=True):
+        recharge = _locked(pk=recharge_id)
+        if recharge.user_id != user.pk:
+            raise Recharge.DoesNotExist
+        wallet = Account.objects.select_for_update().get(
+            pk=account_get(owner=user, purpose=Purpose.WALLET).pk
+        )
+        refusal = refund_refusal(recharge=recharge, wallet=wallet)
+        if refusal:
+            raise errors.RechargeError(refusal)
+        try:
+            refund_id = get_provider(recharge.provider).refund(recharge=recharge)
+        except PaymentProviderError as exc:
+            raise errors.RechargeError(errors.REFUND_PROVIDER.format(message=exc)) from exc
+        recharge_clawback(
+            recharge=recharge, to=RechargeStatus.REFUNDED, note=f"refunded by the fan ({refund_id})"
+        )
+        transaction.on_commit(lambda: _refund_email(recharge))
+    logger.info(
+        "recharge %s refunded by its fan: %s coins, %s", recharge.pk, recharge.coins, refund_id
+    )
+    return recharge
+
+
+def _refund_email(recharge: Recharge) -> None:
+    amount = format_money(recharge.amount_minor, recharge.currency)
+    send_mail(
+        subject=f"Refund of {amount}",
+        message=(
+            f"You refunded your purchase of {recharge.coins:,} coins. {amount} goes back to "
+            "the card you paid with (banks usually take 5–10 days); the coins have left your "
+            "wallet.\n\n— Giftcast"
+        ),
+        from_email=None,
+        recipient_list=[recharge.user.email],
+    )
 
 
 # ----------------------------------------------------------------------------- staff

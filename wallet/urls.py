@@ -9,6 +9,7 @@ urlpatterns = [
     path("recharge/", views.recharge, name="recharge"),
     path("recharge/<int:pk>/success/", views.recharge_success, name="recharge_success"),
     path("recharge/<int:pk>/cancel/", views.recharge_cancel, name="recharge_cancel"),
+    path("recharge/<int:pk>/refund/", views.recharge_refund, name="recharge_refund"),
     path("checkout/<str:session_id>/", views.simulated_checkout, name="simulated_checkout"),
     path("history/", views.history, name="history"),
     path("history.csv", views.history_csv, name="history_csv"),

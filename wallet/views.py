@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,7 +17,7 @@ from .exceptions import WalletError
 from .forms import LimitsForm, RechargeForm, SimulatedCardForm
 from .limits import limit_set, limits_for
 from .models import LimitKind, Recharge, RechargeStatus
-from .money import to_major
+from .money import format_money, to_major
 from .payments import (
     SIMULATED_DECLINE_CARD,
     SIMULATED_PAY_CARD,
@@ -26,6 +27,7 @@ from .payments import (
     simulated_in_force,
 )
 from .services import recharge_create, recharge_decline, recharge_sync
+from .services import recharge_refund as recharge_refund_service
 from .webhooks import webhook_receive
 
 SIMULATED_CLOSED = (
@@ -92,6 +94,7 @@ def recharge(request: HttpRequest) -> HttpResponse:
         "custom_low": low,
         "custom_high": high,
         "custom_rate": best,
+        "refund_hours": settings.RECHARGE_REFUND_HOURS,
         "test_payments": payments_are_test_mode(),
     }
     return render(request, "wallet/recharge.html", context, status=status)
@@ -181,7 +184,32 @@ def history(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.recharge_history(user=request.user), 25).get_page(
         request.GET.get("page")
     )
-    return render(request, "wallet/history.html", {**_money_context(request.user), "page": page})
+    context = {
+        **_money_context(request.user),
+        "page": page,
+        "refundable": selectors.refundable_ids(user=request.user, recharges=page.object_list),
+        "refund_hours": settings.RECHARGE_REFUND_HOURS,
+    }
+    return render(request, "wallet/history.html", context)
+
+
+@login_required
+@require_POST
+def recharge_refund(request: HttpRequest, pk: int) -> HttpResponse:
+    """The fan refunds a purchase themselves (within the window, coins unspent)."""
+    try:
+        recharge_obj = recharge_refund_service(user=request.user, recharge_id=pk)
+    except Recharge.DoesNotExist:
+        raise Http404 from None
+    except WalletError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            f"Refunded: {recharge_obj.coins:,} coins left your wallet and "
+            f"{format_money(recharge_obj.amount_minor, recharge_obj.currency)} goes back to your card.",
+        )
+    return redirect("wallet:history")
 
 
 @login_required

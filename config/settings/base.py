@@ -266,6 +266,9 @@ RECHARGE_CUSTOM_MAX_COINS = env.int("RECHARGE_CUSTOM_MAX_COINS", default=200_000
 # A checkout nobody finishes ends `expired` after this long (Stripe's sessions last 24 h);
 # `manage.py recharges_expire`, run by the scheduler, closes them.
 RECHARGE_CHECKOUT_HOURS = env.int("RECHARGE_CHECKOUT_HOURS", default=24)
+# A fan may refund a recharge themselves this long after paying, while none of its coins
+# has been spent (DESIGN §2).
+RECHARGE_REFUND_HOURS = env.int("RECHARGE_REFUND_HOURS", default=48)
 # Point the real stripe library somewhere else (a fake of Stripe's API in tests).
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
 WALLET_LOCK_TIMEOUT_MS = env.int("WALLET_LOCK_TIMEOUT_MS", default=5000)

@@ -1,4 +1,5 @@
-"""The demo fan buys 350 coins on the simulated checkout, then meets a declined card."""
+"""The demo fan buys 350 coins on the simulated checkout, refunds them from the purchase
+history, then meets a declined card."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ def test_buy_350_coins_then_a_declined_card(live_server, browser, shot, viewport
     expect(rows.first).to_contain_text("Paid")
     shot(page, f"12-history-{size}")
 
+    # Changed their mind: the unspent purchase is refunded from the history in one click.
+    rows.first.get_by_role("button", name=re.compile("^Refund")).click()
+    expect(page.get_by_text("Refunded: 350 coins left your wallet")).to_be_visible()
+    expect(rows.first).to_contain_text("Refunded")
+    expect(rows.first.get_by_role("button", name=re.compile("^Refund"))).to_have_count(0)
+    shot(page, f"12b-refunded-{size}")
+    page.get_by_role("link", name="Balance", exact=True).click()
+    expect(page.get_by_test_id("coin-balance")).to_have_text("5,000")
+
     page.get_by_role("link", name="Recharge", exact=True).first.click()
     page.locator("label.package", has_text="$3.70").click()
     page.get_by_role("button", name="Recharge").click()
@@ -69,5 +79,6 @@ def test_buy_350_coins_then_a_declined_card(live_server, browser, shot, viewport
     expect(page.get_by_text("Your card was declined.")).to_be_visible()
     shot(page, f"13-declined-{size}")
     page.goto(f"{base}/wallet/")
-    expect(page.get_by_test_id("coin-balance")).to_have_text("5,350")
+    expect(page.get_by_test_id("coin-balance")).to_have_text("5,000")
+    expect(page.get_by_text("Card declined — not charged")).to_be_visible()
     context.close()

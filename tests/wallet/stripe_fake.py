@@ -28,6 +28,9 @@ class FakeStripe:
     transfers: dict[str, dict] = field(default_factory=dict)
     fail_transfer: bool = False
     fail_reversal: bool = False
+    # Refunds of recharges (a fan's self-serve refund).
+    refunds: dict[str, dict] = field(default_factory=dict)
+    fail_refund: bool = False
 
     def pay(self, session_id: str) -> None:
         self.sessions[session_id]["payment_status"] = "paid"
@@ -62,6 +65,20 @@ def _handler(fake: FakeStripe):
 
         def _connect_post(self, rec: Recorded):
             path = self.path
+            if path == "/v1/refunds":
+                if fake.fail_refund:
+                    return self._reply(
+                        400,
+                        {"error": {"type": "invalid_request_error", "code": "charge_already_refunded",
+                                   "message": "Charge has already been refunded."}},
+                    )  # fmt: skip
+                refund_id = f"re_test_{len(fake.refunds) + 1}"
+                fake.refunds[refund_id] = {
+                    "id": refund_id, "object": "refund", "status": "succeeded",
+                    "payment_intent": rec.form.get("payment_intent"),
+                    "amount": int(rec.form["amount"]) if "amount" in rec.form else None,
+                }  # fmt: skip
+                return self._reply(200, fake.refunds[refund_id])
             if path == "/v1/accounts":
                 account_id = f"acct_test{len(fake.accounts) + 1:04d}wxyz"
                 fake.accounts[account_id] = {
