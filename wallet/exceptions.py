@@ -57,6 +57,7 @@ REFUND_WINDOW_PASSED = (
     "Purchases can be refunded for {hours} hours after payment; this one's time has passed."
 )
 REFUND_SPENT = "Coins have been spent since this purchase, so it can no longer be refunded."
+REFUND_REVIEW = "Staff are looking at this purchase, so it can't be refunded here; contact support."
 REFUND_FROZEN = "Your wallet is frozen while staff review it, so refunds are paused."
 REFUND_PROVIDER = (
     "The payment service could not refund this purchase ({message}). Nothing changed; try again."

@@ -103,13 +103,15 @@ def stripe_key_mode(key: str, *, kinds: tuple[str, ...] = ("sk", "rk")) -> str |
 class StripeProvider:
     name = "stripe"
 
-    def _client(self) -> stripe.StripeClient:
+    def _client(self, *, timeout: float | None = None, retries: int = 2) -> stripe.StripeClient:
         if not settings.STRIPE_SECRET_KEY:
             raise PaymentProviderError("Stripe is not configured (STRIPE_SECRET_KEY).")
         base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+        http = stripe.new_default_http_client(timeout=timeout) if timeout else None
         return stripe.StripeClient(
-            settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=2
-        )
+            settings.STRIPE_SECRET_KEY, base_addresses=base, max_network_retries=retries,
+            http_client=http,
+        )  # fmt: skip
 
     def checkout_create(
         self, *, recharge: Recharge, success_url: str, cancel_url: str
@@ -145,9 +147,12 @@ class StripeProvider:
 
     def refund(self, *, recharge: Recharge) -> str:
         """A real Stripe Refund of the recharge's payment, once per recharge (the idempotency
-        key); returns its id."""
+        key); returns its id. Called with the fan's wallet row locked, so it gives up after
+        10 seconds without retrying (the fan may simply try again: same key, same refund)."""
+        if not recharge.payment_intent_id:
+            raise PaymentProviderError("no payment is recorded for this purchase")
         try:
-            refund = self._client().v1.refunds.create(
+            refund = self._client(timeout=10, retries=0).v1.refunds.create(
                 {
                     "payment_intent": recharge.payment_intent_id,
                     "reason": "requested_by_customer",

@@ -203,6 +203,8 @@ def refund_refusal(*, recharge: Recharge, wallet: Account, now=None) -> str | No
         return errors.REFUND_WINDOW_PASSED.format(hours=hours)
     if wallet.frozen:
         return errors.REFUND_FROZEN
+    if recharge.needs_review:
+        return errors.REFUND_REVIEW
     credit = (
         Entry.objects.filter(account=wallet, transaction__idempotency_key=recharge.ledger_key)
         .values_list("pk", flat=True)

@@ -238,8 +238,9 @@ def recharge_decline(*, recharge_id: int, message: str, event_id: str = "") -> R
 def recharges_expire(*, now=None) -> int:
     """End `expired` every checkout nobody finished within RECHARGE_CHECKOUT_HOURS; returns
     how many. Each goes through the path Stripe's `checkout.session.expired` takes
-    (recharge_close). A Stripe session is asked first: paid, it is fulfilled instead; still
-    open, it is left for Stripe to expire (and to tell us). Safe to run any time."""
+    (recharge_close). A Stripe session is asked first: paid, it is fulfilled instead; only
+    one Stripe reports expired is closed (an open one Stripe expires and tells us of; a
+    complete one is a payment still settling). Safe to run any time."""
     hours = settings.RECHARGE_CHECKOUT_HOURS
     cutoff = (now or timezone.now()) - dt.timedelta(hours=hours)
     note = f"checkout not finished within {hours} hours"
@@ -263,7 +264,9 @@ def recharges_expire(*, now=None) -> int:
         if session and session.get("payment_status") == "paid":
             recharge_sync(recharge=recharge)
             continue
-        if session and session.get("status") == "open":
+        if session and session.get("status") != "expired":
+            # Open: Stripe will expire it and tell us. Complete but unpaid: a payment
+            # still settling (a bank debit), which async_payment_succeeded/failed ends.
             continue
         if recharge_close(
             session_id=recharge.provider_session_id, to=RechargeStatus.EXPIRED, note=note
@@ -352,9 +355,12 @@ def recharge_refund(*, user, recharge_id: int) -> Recharge:
         recharge = _locked(pk=recharge_id)
         if recharge.user_id != user.pk:
             raise Recharge.DoesNotExist
-        wallet = Account.objects.select_for_update().get(
-            pk=account_get(owner=user, purpose=Purpose.WALLET).pk
-        )
+        try:
+            wallet = Account.objects.select_for_update().get(
+                pk=account_get(owner=user, purpose=Purpose.WALLET).pk
+            )
+        except OperationalError as exc:  # the lock timeout _locked set
+            raise errors.RetryLater("Your wallet is busy; try again in a moment.") from exc
         refusal = refund_refusal(recharge=recharge, wallet=wallet)
         if refusal:
             raise errors.RechargeError(refusal)
@@ -365,7 +371,7 @@ def recharge_refund(*, user, recharge_id: int) -> Recharge:
         recharge_clawback(
             recharge=recharge, to=RechargeStatus.REFUNDED, note=f"refunded by the fan ({refund_id})"
         )
-        transaction.on_commit(lambda: _refund_email(recharge))
+        transaction.on_commit(lambda: _refund_email(recharge), robust=True)
     logger.info(
         "recharge %s refunded by its fan: %s coins, %s", recharge.pk, recharge.coins, refund_id
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 
 import stripe
@@ -228,8 +229,8 @@ def _dispute_outcome(dispute: dict, event_id: str) -> tuple[str, str]:
 def _declined(intent: dict, event_id: str) -> tuple[str, str]:
     """A card declined at a Stripe checkout: the PaymentIntent names its recharge (set at
     checkout_create); the checkout stays open, the history says what happened."""
-    recharge_id = str((intent.get("metadata") or {}).get("recharge_id") or "")
-    if not recharge_id.isdigit():
+    recharge_id = (intent.get("metadata") or {}).get("recharge_id")
+    if not isinstance(recharge_id, str) or not re.fullmatch(r"[0-9]{1,18}", recharge_id):
         return WebhookEventStatus.IGNORED, "no recharge for this payment"
     error = intent.get("last_payment_error") or {}
     message = error.get("message") if isinstance(error.get("message"), str) else ""

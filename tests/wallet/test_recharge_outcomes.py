@@ -138,7 +138,7 @@ def test_stripe_declines_reach_the_history_by_the_intents_metadata(client, user,
     assert recharge.status_words == "Card declined — not charged"
     assert recharge.decline_message == "Your card was declined."
     # A payment of no recharge here, or of one already closed, changes nothing.
-    for n, recharge_id in enumerate(["", "999999", "1 OR 1=1"]):
+    for n, recharge_id in enumerate(["", "999999", "1 OR 1=1", "²", "١", "9" * 5000, 7]):
         body, sig = signed(_declined_event(recharge_id, event_id=f"evt_other_{n}"))
         client.post(WEBHOOK, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sig)
     assert set(
@@ -147,14 +147,16 @@ def test_stripe_declines_reach_the_history_by_the_intents_metadata(client, user,
 
 
 def test_stale_stripe_checkouts_are_asked_before_they_expire(user, fake_stripe):
-    still_open, expired, paid = _open(user), _open(user), _open(user)
+    still_open, expired, paid, settling = _open(user), _open(user), _open(user), _open(user)
     fake_stripe.sessions[expired.provider_session_id]["status"] = "expired"
     fake_stripe.pay(paid.provider_session_id)
+    fake_stripe.sessions[settling.provider_session_id]["status"] = "complete"  # a bank debit
     with time_machine.travel(timezone.now() + LATER):
         assert recharges_expire() == 1
-    for recharge in (still_open, expired, paid):
+    for recharge in (still_open, expired, paid, settling):
         recharge.refresh_from_db()
     assert still_open.status == RechargeStatus.PENDING  # Stripe will expire it, and tell us
+    assert settling.status == RechargeStatus.PENDING  # async_payment_succeeded will end it
     assert expired.status == RechargeStatus.EXPIRED
     assert paid.status == RechargeStatus.PAID  # it was paid after all: fulfilled, not expired
     assert account_balance(wallet_of(user)) == 350

@@ -118,6 +118,13 @@ def test_a_frozen_wallet_cannot_refund(user):
         recharge_refund(user=user, recharge_id=recharge.pk)
 
 
+def test_a_purchase_staff_are_reviewing_cannot_be_refunded_here(user):
+    recharge = _bought(user)
+    Recharge.objects.filter(pk=recharge.pk).update(needs_review=True)
+    with pytest.raises(RechargeError, match="Staff are looking at this purchase"):
+        recharge_refund(user=user, recharge_id=recharge.pk)
+
+
 def test_someone_elses_purchase_is_not_found(client, user):
     recharge = _bought(user)
     client.force_login(UserFactory())
@@ -172,6 +179,15 @@ def test_a_stripe_purchase_is_refunded_at_stripe_once_and_the_webhook_after_chan
     body, sig = signed(event)
     assert webhook_receive(payload=body, signature=sig).status_code == 200
     assert _refund_entries(recharge) == [-350, 350] and account_balance(wallet_of(user)) == 0
+
+
+def test_a_stripe_purchase_without_a_recorded_payment_is_not_sent_to_stripe(user, fake_stripe):
+    recharge = _stripe_bought(user)
+    Recharge.objects.filter(pk=recharge.pk).update(payment_intent_id="")
+    with pytest.raises(RechargeError, match="no payment is recorded"):
+        recharge_refund(user=user, recharge_id=recharge.pk)
+    assert not [r for r in fake_stripe.requests if r.path == "/v1/refunds"]
+    assert account_balance(wallet_of(user)) == 350
 
 
 def test_a_refund_stripe_refuses_changes_nothing(user, fake_stripe):
