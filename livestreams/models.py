@@ -59,10 +59,6 @@ class Stream(models.Model):
         return reverse("livestreams:room", args=[self.pk])
 
     @property
-    def group_name(self) -> str:
-        return f"stream.{self.pk}"
-
-    @property
     def is_live(self) -> bool:
         return self.status == StreamStatus.LIVE
 

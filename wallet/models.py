@@ -112,10 +112,6 @@ class Account(models.Model):
         who = f"user {self.owner_id}" if self.owner_id else "system"
         return f"{self.get_purpose_display()} ({who}, {self.unit})"
 
-    @property
-    def is_cached(self) -> bool:
-        return self.purpose in CACHED_PURPOSES
-
 
 class TransactionKind(models.TextChoices):
     RECHARGE = "recharge", "Recharge"
@@ -128,7 +124,6 @@ class TransactionKind(models.TextChoices):
     PAYOUT_PAID = "payout_paid", "Payout paid"
     GIFT_REVERSAL = "gift_reversal", "Gift reversed (refund or dispute)"
     CHARGEBACK_LOSS = "chargeback_loss", "Diamonds kept after a refund or dispute"
-    TRANSFER = "transfer", "Transfer"
 
 
 class Transaction(models.Model):
