@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.accounts.factories import UserFactory
-from tests.wallet import stripe_fake
 from tests.wallet.factories import signed, wallet_of
 from wallet.ledger import account_balance
 from wallet.models import CoinPackage, Recharge, RechargeStatus, WebhookEvent
@@ -100,17 +99,6 @@ def test_admin_lists_what_happened_and_filters_expired(client, user):
 
 
 # ----------------------------------------------------------------------------- Stripe
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake, server = stripe_fake.start()
-    settings.PAYMENT_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_giftcast_fake"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_giftcast"
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    server.shutdown()
 
 
 def _declined_event(recharge_id, event_id="evt_declined_1") -> dict:

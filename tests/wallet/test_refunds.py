@@ -17,7 +17,6 @@ from tests.accounts.factories import UserFactory
 from tests.helpers import postgres_only, run_threads
 from tests.livestreams.factories import creator, live_stream
 from tests.payouts.factories import send
-from tests.wallet import stripe_fake
 from tests.wallet.factories import fund, signed, wallet_of
 from wallet.demo import paid_recharge
 from wallet.exceptions import RechargeError
@@ -135,17 +134,6 @@ def test_someone_elses_purchase_is_not_found(client, user):
 
 
 # ----------------------------------------------------------------------------- Stripe
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake, server = stripe_fake.start()
-    settings.PAYMENT_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_giftcast_fake"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_giftcast"
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    server.shutdown()
 
 
 def _stripe_bought(user) -> Recharge:

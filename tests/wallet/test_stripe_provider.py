@@ -5,24 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.accounts.factories import UserFactory
-from tests.wallet import stripe_fake
 from tests.wallet.factories import session_event, signed, wallet_of
 from wallet.ledger import account_balance
 from wallet.models import CoinPackage, Price, Recharge, RechargeStatus
 from wallet.money import STRIPE_ZERO_DECIMAL, minor_exponent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books_balance")]
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake, server = stripe_fake.start()
-    settings.PAYMENT_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_giftcast_fake"
-    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_giftcast"
-    settings.STRIPE_API_BASE = fake.url
-    yield fake
-    server.shutdown()
 
 
 def _buy(client, user, coins=350):
