@@ -247,6 +247,11 @@ class TallyMark(models.Model):
 
 
 class _Tally(models.Model):
+    # Indexed through each tally's unique constraint, which leads with it.
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
     gifts = models.BigIntegerField(default=0, help_text="Quantity sent.")
     coins = models.BigIntegerField(default=0)
     diamonds = models.BigIntegerField(default=0)
@@ -261,10 +266,6 @@ class _Tally(models.Model):
 class GiftTally(_Tally):
     """One fan's gifts to one stream on one day (UTC), anonymous sends apart."""
 
-    creator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False, db_index=False,
-    )  # fmt: skip
     stream = models.ForeignKey(
         "livestreams.Stream", on_delete=models.CASCADE, related_name="+", db_constraint=False,
         db_index=False,
@@ -294,10 +295,6 @@ class GiftTally(_Tally):
 class FanTally(_Tally):
     """One fan's gifts to a creator in all (anonymous sends apart): the lifetime ranking."""
 
-    creator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False, db_index=False,
-    )  # fmt: skip
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
         db_constraint=False, db_index=False,
@@ -321,10 +318,6 @@ class FanTally(_Tally):
 class DayTally(_Tally):
     """A creator's gifts on one day (UTC): the chart."""
 
-    creator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-        db_constraint=False, db_index=False,
-    )  # fmt: skip
     day = models.DateField()
 
     GRAIN = ("day",)
