@@ -51,8 +51,8 @@ def floor(fans: list[int], streams: list[int], deadline: float) -> int:
 
     client = redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
     rate, gift_script, seed_script = (
-        client.register_script(s)
-        for s in (realtime._COUNT_SCRIPT, realtime._GIFT_SCRIPT, realtime._SEED_SCRIPT)
+        client.register_script(script.source)
+        for script in (realtime.COUNT, realtime.GIFT, realtime.SEED)
     )
     with psycopg.connect(f"{SERVER}/{BENCH_DB}", autocommit=True) as conn:
         pgconn = conn.pgconn
@@ -63,7 +63,7 @@ def floor(fans: list[int], streams: list[int], deadline: float) -> int:
         done = 0
         while time.time() < deadline:
             fan, stream = rng.choice(fans), rng.choice(streams)
-            rate([f"floor:rl:{fan}"], [1, 2])
+            rate(*realtime.COUNT.bind(counters=[f"floor:rl:{fan}"], steps=[1, 2]))
             result = pgconn.exec_prepared(b"floor_gift_post", [
                 str(fan).encode(), str(stream).encode(), b"rose", b"1", str(uuid.uuid4()).encode(), b"f", *fixed,
             ])  # fmt: skip
@@ -74,18 +74,22 @@ def floor(fans: list[int], streams: list[int], deadline: float) -> int:
             )
             frame = json.dumps({"type": "gift", "id": int(sent_id), "gift": "rose", "quantity": 1,
                                 "sender": {"handle": f"bench{fan}"}}, separators=(",", ":"))  # fmt: skip
-            room, channel = f"floor:room:{stream}", realtime._channel(stream)
-            keys = [f"{room}:combo:{fan}", f"{room}:seq", f"{room}:board", f"{room}:labels"]
-            answer = gift_script(keys, [
-                1, realtime.COMBO_SECONDS, f"{int(gifter_id):012d}", gifter_coins,
-                json.dumps({"handle": f"bench{fan}"}), realtime.RANKING_SIZE, realtime.BOARD_SECONDS,
-                frame, channel,
-            ])  # fmt: skip
+            room, channel = f"floor:room:{stream}", realtime.room_channel(stream)
+            named = {
+                "combo_key": f"{room}:combo:{fan}", "seq_key": f"{room}:seq",
+                "board": f"{room}:board", "labels": f"{room}:labels", "step": 1,
+                "combo_ttl": realtime.COMBO_SECONDS, "member": f"{int(gifter_id):012d}",
+                "coins": gifter_coins, "label": json.dumps({"handle": f"bench{fan}"}),
+                "size": realtime.RANKING_SIZE, "ttl": realtime.BOARD_SECONDS, "frame": frame,
+                "channel": channel,
+            }  # fmt: skip
+            answer = gift_script(*realtime.GIFT.bind(**named))
             if len(answer) == 2:  # a room's first gift here: its board is marked whole
-                seed_script(
-                    keys[2:],
-                    [realtime.RANKING_SIZE, realtime.BOARD_SECONDS, channel, frame, *answer],
-                )
+                seed_script(*realtime.SEED.bind(
+                    board=named["board"], labels=named["labels"], size=named["size"],
+                    ttl=named["ttl"], channel=channel, frame=frame, combo=answer[0],
+                    seq=answer[1], gifters=[],
+                ))  # fmt: skip
             done += 1
     return done
 

@@ -6,12 +6,16 @@ hold across server processes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import re
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import redis.asyncio
@@ -42,18 +46,68 @@ def _incr(key: str, by: int = 1, *, timeout: int | None = None) -> int:
     raise RuntimeError(f"cache counter {key} keeps vanishing")
 
 
-# Several counters in one round trip on Redis: INCRBY each, and give a counter its expiry
-# when this call made it (the value equals the increment).
-_COUNT_SCRIPT = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local by, ttl = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local value = redis.call('INCRBY', key, by)
-  if value == by and ttl > 0 then redis.call('EXPIRE', key, ttl) end
-  out[i] = value
-end
-return out
-"""
+# Lua scripts live in livestreams/lua, one file each, loaded by name. A script's header
+# names its keys and arguments (`--! keys: …`, `--! args: …`; a last name `...name` takes the
+# rest as a list) and the libraries it includes (`--! uses: …`); the loader binds each name
+# to a Lua local of the same name, and callers pass them by name (LuaScript.bind), so
+# nothing counts KEYS or ARGV positions.
+LUA_DIR = Path(__file__).with_name("lua")
+
+
+@dataclass(frozen=True)
+class LuaScript:
+    name: str
+    source: str
+    keys: tuple[str, ...]
+    args: tuple[str, ...]
+
+    def bind(self, **named) -> tuple[list, list]:
+        """Keys and arguments by name, in the order Redis gives them to the script."""
+        wanted = {name.removeprefix("...") for name in self.keys + self.args}
+        if set(named) != wanted:
+            raise TypeError(f"{self.name}.lua takes {sorted(wanted)}, not {sorted(named)}")
+        return _positions(self.keys, named), _positions(self.args, named)
+
+
+def _positions(names: tuple[str, ...], named: dict) -> list:
+    out = []
+    for name in names:
+        if name.startswith("..."):
+            out.extend(named[name[3:]])
+        else:
+            out.append(named[name])
+    return out
+
+
+def _lua_locals(table: str, names: tuple[str, ...]) -> str:
+    lines = []
+    for i, name in enumerate(names, start=1):
+        if name.startswith("..."):
+            rest = name[3:]
+            lines.append(
+                f"local {rest} = {{}} for i = {i}, #{table} do {rest}[#{rest} + 1] = {table}[i] end"
+            )
+        else:
+            lines.append(f"local {name} = {table}[{i}]")
+    return "\n".join(lines)
+
+
+@functools.cache
+def lua(name: str) -> LuaScript:
+    """The script livestreams/lua/<name>.lua, its libraries first, its names bound."""
+    text = (LUA_DIR / f"{name}.lua").read_text()
+    header = dict(re.findall(r"^--! (\w+):[ \t]*(.*)$", text, flags=re.MULTILINE))
+    keys, args = tuple(header.get("keys", "").split()), tuple(header.get("args", "").split())
+    if any(n.startswith("...") for n in keys[:-1] + args[:-1]):
+        raise ValueError(f"{name}.lua: only the last key or argument can take the rest")
+    parts = [lua(library).source for library in header.get("uses", "").split()]
+    parts += [_lua_locals("KEYS", keys), _lua_locals("ARGV", args), text]
+    return LuaScript(name, "\n".join(part for part in parts if part), keys, args)
+
+
+COUNT, BROADCAST, GIFT, SEED, RELABEL, PRESENCE = (
+    lua(name) for name in ("count", "broadcast", "gift", "seed", "relabel", "presence")
+)
 
 
 def _count(*counters: tuple[str, int, int | None]) -> list[int]:
@@ -65,39 +119,40 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return [_incr(key, by, timeout=timeout) for key, by, timeout in counters]
-    return [
-        int(value) for value in _script(backend, _COUNT_SCRIPT)(*_count_call(backend, counters))
-    ]
+    return [int(value) for value in _script(backend, COUNT)(*_count_call(backend, counters))]
 
 
 async def _acount(*counters: tuple[str, int, int | None]) -> list[int]:
     """_count for async code on Redis, awaited on the event loop's own Redis client."""
     backend = caches["default"]
-    answer = await _ascript(backend, _COUNT_SCRIPT)(*_count_call(backend, counters))
+    answer = await _ascript(backend, COUNT)(*_count_call(backend, counters))
     return [int(value) for value in answer]
 
 
 def _count_call(backend: RedisCache, counters) -> tuple[list[str], list]:
-    keys = [backend.make_and_validate_key(key) for key, _, _ in counters]
-    return keys, [arg for _, by, timeout in counters for arg in (by, timeout or 0)]
+    return COUNT.bind(
+        counters=[backend.make_and_validate_key(key) for key, _, _ in counters],
+        steps=[arg for _, by, timeout in counters for arg in (by, timeout or 0)],
+    )
 
 
-def _script(backend: RedisCache, source: str):
+def _script(backend: RedisCache, lua: LuaScript):
     """A Lua script on `backend`'s Redis, called by its SHA (EVALSHA, loaded again by redis-py
     should Redis have lost it) as `script(keys, args)`. Made once per backend: Django's
     RedisCache builds a new client object on every call (about 170 µs of Python), and EVAL
     would send the source every time. Clients are thread-safe over their pool."""
     scripts = backend.__dict__.setdefault("_giftcast_scripts", {})
-    script = scripts.get(source)
+    script = scripts.get(lua.name)
     if script is None:
-        script = scripts[source] = backend._cache.get_client(write=True).register_script(source)
+        client = backend._cache.get_client(write=True)
+        script = scripts[lua.name] = client.register_script(lua.source)
     return script
 
 
 _aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> (client, scripts)
 
 
-def _ascript(backend: RedisCache, source: str):
+def _ascript(backend: RedisCache, lua: LuaScript):
     """_script for async code: the script on a redis.asyncio client of the running event
     loop's own (to the cache's server), awaited there with no hop to a worker thread."""
     loop = asyncio.get_running_loop()
@@ -105,9 +160,9 @@ def _ascript(backend: RedisCache, source: str):
     if client is None:
         client = redis.asyncio.Redis.from_url(backend._servers[0])
         client, scripts = _aclients[loop] = (client, {})
-    script = scripts.get(source)
+    script = scripts.get(lua.name)
     if script is None:
-        script = scripts[source] = client.register_script(source)
+        script = scripts[lua.name] = client.register_script(lua.source)
     return script
 
 
@@ -115,39 +170,7 @@ def current_seq(stream_id: int) -> int:
     return cache.get(f"room:{stream_id}:seq", 0)
 
 
-# Publishing from the scripts. With the channel layer on the cache's Redis (settings: one
-# host, the same server, JSON messages), a script that stamps `seq` numbers also publishes
-# the frames, in the channel layer's own message format: numbering and sending are one step,
-# so a room's frames go out in `seq` order whichever process sent them, and the send costs
-# no round trip or event-loop turn of its own. Frames arrive as JSON objects and fields are
-# put in front of their text, so nothing is parsed or re-encoded here; the message carries
-# each frame as the text every viewer is sent (see _send).
-_PUBLISH_LUA = """
-local function stamp(json, fields)
-  return '{' .. fields .. ',' .. string.sub(json, 2)
-end
-local function publish(channel, frames)
-  if channel ~= '' then
-    for i = 1, #frames do frames[i] = cjson.encode(frames[i]) end
-    redis.call('PUBLISH', channel, '{"type":"room.events","frames":[' .. table.concat(frames, ',') .. ']}')
-  end
-end
-"""
-# KEYS[1] the room's seq; ARGV[1] the channel, then the frames. The last seq number back.
-_BROADCAST_SCRIPT = (
-    _PUBLISH_LUA
-    + """
-local n = #ARGV - 1
-local last = redis.call('INCRBY', KEYS[1], n)
-local frames = {}
-for i = 1, n do frames[i] = stamp(ARGV[i + 1], '"seq":' .. (last - n + i)) end
-publish(ARGV[1], frames)
-return last
-"""
-)
-
-
-def _channel(stream_id: int) -> str:
+def room_channel(stream_id: int) -> str:
     """The channel-layer channel the scripts publish a room's frames to, or "" when the
     layer is not one they can publish to (then _send does, from Python)."""
     layer = settings.CHANNEL_LAYERS.get("default", {})
@@ -175,12 +198,13 @@ def broadcast(stream_id: int, *events: dict) -> list[dict]:
     """Stamp the room's next `seq` numbers on `events` and send them, in order, to everyone in
     the room. Returns the stamped events. The one way anything reaches a room."""
     backend = caches["default"]
-    channel = _channel(stream_id) if isinstance(backend, RedisCache) else ""
+    channel = room_channel(stream_id) if isinstance(backend, RedisCache) else ""
     if not channel:
         (last,) = _count((f"room:{stream_id}:seq", len(events), None))
         return _send(stream_id, events, last)
     seq_key = backend.make_and_validate_key(f"room:{stream_id}:seq")
-    last = int(_script(backend, _BROADCAST_SCRIPT)([seq_key], [channel, *map(_encode, events)]))
+    call = BROADCAST.bind(seq_key=seq_key, channel=channel, frames=[_encode(e) for e in events])
+    last = int(_script(backend, BROADCAST)(*call))
     first = last - len(events) + 1
     return [{**event, "seq": first + i} for i, event in enumerate(events)]
 
@@ -196,91 +220,6 @@ class Gifter(NamedTuple):
 
 RANKING_SIZE = 3  # gifters in the ranking each gift broadcasts
 BOARD_SECONDS = 6 * 3600  # an untouched board is dropped, and rebuilt from the database on use
-
-# The room's board on Redis: a sorted set of gifter row ids scored by minus their running
-# total (so ZRANGE gives the most coins first and, on a tie, the oldest row, as the
-# database's ranking does) and a hash of their labels plus '#total' (the sum of every score)
-# and '#seeded' (the board holds every gifter of the room). Totals only grow, so a line
-# takes the larger of what it had and what it is given: updates may land in any order, and
-# a rebuild from the database never takes a newer total back.
-_BOARD_LUA = (
-    _PUBLISH_LUA
-    + """
-local function apply(board, labels, member, coins, label)
-  local old = redis.call('ZSCORE', board, member)
-  old = old and -tonumber(old) or 0
-  if coins > old then
-    redis.call('ZADD', board, -coins, member)
-    redis.call('HINCRBY', labels, '#total', coins - old)
-  end
-  redis.call('HSET', labels, member, label)
-end
-local function gift_frame(gift, combo, seq, answer)
-  local lines = {}
-  for i = 2, #answer, 2 do
-    local coins = string.sub(answer[i], 1, 1) == '-' and string.sub(answer[i], 2) or answer[i]
-    lines[#lines + 1] = stamp(answer[i + 1], '"coins":' .. coins)
-  end
-  local ranking = '{"top":[' .. table.concat(lines, ',') .. '],"coins":' .. answer[1] .. '}'
-  return stamp(gift, '"combo":' .. combo .. ',"seq":' .. seq .. ',"ranking":' .. ranking)
-end
-local function top(board, labels, size, ttl)
-  redis.call('EXPIRE', board, ttl)
-  redis.call('EXPIRE', labels, ttl)
-  local rows = redis.call('ZRANGE', board, 0, size - 1, 'WITHSCORES')
-  local out = {redis.call('HGET', labels, '#total') or '0'}
-  for i = 1, #rows, 2 do
-    out[#out + 1] = rows[i + 1]
-    -- (a label lost on its own would show as Anonymous, never as someone else)
-    out[#out + 1] = redis.call('HGET', labels, rows[i]) or '{"handle":null,"name":"Anonymous","anonymous":true}'
-  end
-  return out
-end
-"""
-)
-# One gift: combo and seq counted, the sender's line updated, the gift frame (ARGV[8]) with
-# the room's new ranking published (ARGV[9]: the channel), the new top and total back; or,
-# when the room's board is not all there (new, expired or evicted), {combo, seq} alone and
-# nothing sent: the rebuild below sends.
-_GIFT_SCRIPT = (
-    _BOARD_LUA
-    + """
-local combo = redis.call('INCRBY', KEYS[1], ARGV[1])
-if combo == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-local seq = redis.call('INCRBY', KEYS[2], 1)
-apply(KEYS[3], KEYS[4], ARGV[3], tonumber(ARGV[4]), ARGV[5])
-if redis.call('HEXISTS', KEYS[4], '#seeded') == 0 then
-  redis.call('EXPIRE', KEYS[3], ARGV[7])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
-  return {combo, seq}
-end
-local out = top(KEYS[3], KEYS[4], tonumber(ARGV[6]), ARGV[7])
-publish(ARGV[9], {gift_frame(ARGV[8], combo, seq, out)})
-table.insert(out, 1, seq)
-table.insert(out, 1, combo)
-return out
-"""
-)
-# A rebuild: every gifter of the room from the database (ARGV[7..] in threes), the total
-# recounted from the scores, the board marked whole; the gift's frame (ARGV[4], with combo
-# ARGV[5] and seq ARGV[6]) published on ARGV[3]; the new top and total back.
-_SEED_SCRIPT = (
-    _BOARD_LUA
-    + """
-for i = 7, #ARGV, 3 do apply(KEYS[1], KEYS[2], ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]) end
-local sum = 0
-local scores = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 2, #scores, 2 do sum = sum - tonumber(scores[i]) end
-redis.call('HSET', KEYS[2], '#total', sum, '#seeded', 1)
-local out = top(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
-publish(ARGV[3], {gift_frame(ARGV[4], ARGV[5], ARGV[6], out)})
-return out
-"""
-)
-# A gifter's label changed (name, or they left the rankings): only on a board that exists.
-_RELABEL_SCRIPT = """
-if redis.call('HEXISTS', KEYS[1], '#seeded') == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-"""
 
 
 def _member(gifter_id: int) -> str:
@@ -313,7 +252,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     the sender's new running total in the stream; `gifters` reads every gifter of the stream
     from the database, `ranking` the top and the total. On Redis, one script call counts
     combo and seq, updates the room's board, which answers with the top and total, and
-    publishes the frame (see _PUBLISH_LUA); `gifters` is read only to rebuild a board that is
+    publishes the frame (see livestreams/lua/publish.lua); `gifters` is read only to rebuild a board that is
     not all there. Elsewhere (one process, no Redis) `ranking` is read each time. Returns
     the frame as sent, in a list as `broadcast` does.
     """
@@ -327,12 +266,12 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
         return _send(
             stream_id, [{**gift, "combo": combo, "ranking": {"top": top, "coins": total}}], last
         )
-    keys, args = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
-    answer = _script(backend, _GIFT_SCRIPT)(keys, args)
+    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    answer = _script(backend, GIFT)(*GIFT.bind(**named))
     if len(answer) == 2:  # the board is not all there: rebuilt from the database
-        answer += _script(backend, _SEED_SCRIPT)(keys[2:], _seed_args(args, answer, gifters()))
+        answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
     frame = _gift_frame(gift, answer)
-    if args[-1]:  # the script published it
+    if named["channel"]:  # the script published it
         return [frame]
     return _send(stream_id, [frame], frame.pop("seq"))
 
@@ -343,36 +282,40 @@ async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: s
     awaited on the event loop. `gifters`, read only to rebuild a board, runs on a worker
     thread (it reads the database)."""
     backend = caches["default"]
-    keys, args = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
-    answer = await _ascript(backend, _GIFT_SCRIPT)(keys, args)
+    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
     if len(answer) == 2:
         rows = await database_sync_to_async(gifters, thread_sensitive=False)()
-        answer += await _ascript(backend, _SEED_SCRIPT)(keys[2:], _seed_args(args, answer, rows))
+        answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
     frame = _gift_frame(gift, answer)
-    if not args[-1]:  # a channel layer the script can't publish to: sent from here
+    if not named["channel"]:  # a channel layer the script can't publish to: sent from here
         await _group_send(group_name(stream_id), _message([frame]))
     return [frame]
 
 
 def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
-               quantity: int, gifter: Gifter) -> tuple[list[str], list]:  # fmt: skip
-    """The gift script's keys and arguments (the last: the channel it publishes to, or "")."""
-    keys = [
-        backend.make_and_validate_key(f"room:{stream_id}:combo:{sender_id}:{slug}"),
-        backend.make_and_validate_key(f"room:{stream_id}:seq"),
-        *_board_keys(backend, stream_id),
-    ]
-    args = [
-        quantity, COMBO_SECONDS, _member(gifter.id), gifter.coins, _encode(gifter.label),
-        RANKING_SIZE, BOARD_SECONDS, _encode(gift), _channel(stream_id),
-    ]  # fmt: skip
-    return keys, args
+               quantity: int, gifter: Gifter) -> dict:  # fmt: skip
+    """The gift script's keys and arguments, by name (livestreams/lua/gift.lua). `channel` is
+    the one it publishes to, or "" when the layer is not one it can publish to."""
+    board, labels = _board_keys(backend, stream_id)
+    return {
+        "combo_key": backend.make_and_validate_key(f"room:{stream_id}:combo:{sender_id}:{slug}"),
+        "seq_key": backend.make_and_validate_key(f"room:{stream_id}:seq"),
+        "board": board, "labels": labels,
+        "step": quantity, "combo_ttl": COMBO_SECONDS, "member": _member(gifter.id),
+        "coins": gifter.coins, "label": _encode(gifter.label), "size": RANKING_SIZE,
+        "ttl": BOARD_SECONDS, "frame": _encode(gift), "channel": room_channel(stream_id),
+    }  # fmt: skip
 
 
-def _seed_args(gift_args: list, answer: list, gifters: list[Gifter]) -> list:
-    """The rebuild script's arguments, after a gift script answered {combo, seq} alone."""
+def _seed_call(named: dict, answer: list, gifters: list[Gifter]) -> tuple[list, list]:
+    """The rebuild script's keys and arguments, after the gift script answered {combo, seq}."""
+    combo, seq = answer
     rows = [a for g in gifters for a in (_member(g.id), g.coins, _encode(g.label))]
-    return [RANKING_SIZE, BOARD_SECONDS, gift_args[-1], gift_args[-2], *answer, *rows]
+    return SEED.bind(
+        board=named["board"], labels=named["labels"], size=named["size"], ttl=named["ttl"],
+        channel=named["channel"], frame=named["frame"], combo=combo, seq=seq, gifters=rows,
+    )  # fmt: skip
 
 
 def _gift_frame(gift: dict, answer: list) -> dict:
@@ -391,7 +334,8 @@ def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         _, labels = _board_keys(backend, stream_id)
-        _script(backend, _RELABEL_SCRIPT)([labels], [_member(gifter_id), _encode(label)])
+        call = RELABEL.bind(labels=labels, member=_member(gifter_id), label=_encode(label))
+        _script(backend, RELABEL)(*call)
 
 
 def _send(stream_id: int, events, last: int) -> list[dict]:
@@ -497,25 +441,16 @@ def _rate_counter(scope: str, user_id: int, spec: str) -> tuple[tuple[str, int, 
 # process) the count is a counter in the process's own memory, which dies with it.
 PRESENCE_SECONDS = 60
 PRESENCE_BEAT = 20
-# KEYS[1] the room's set; ARGV[1] now, ARGV[2] 'join' or 'leave', then the connections.
-# Drops connections not renewed in time; the room's viewer count back.
-_PRESENCE_SCRIPT = """
-local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[3])
-for i = 4, #ARGV do
-  if ARGV[2] == 'join' then redis.call('ZADD', KEYS[1], now, ARGV[i]) else redis.call('ZREM', KEYS[1], ARGV[i]) end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
-redis.call('EXPIRE', KEYS[1], ttl)
-return redis.call('ZCARD', KEYS[1])
-"""
 _present: dict[int, set[str]] = {}  # this process's connections, by room
 _present_lock = threading.Lock()
 
 
 def _presence(backend: RedisCache, stream_id: int, action: str, connections) -> int:
-    key = backend.make_and_validate_key(f"room:{stream_id}:present")
-    args = [time.time(), action, PRESENCE_SECONDS, *connections]
-    return int(_script(backend, _PRESENCE_SCRIPT)([key], args))
+    call = PRESENCE.bind(
+        present=backend.make_and_validate_key(f"room:{stream_id}:present"),
+        now=time.time(), action=action, ttl=PRESENCE_SECONDS, connections=list(connections),
+    )  # fmt: skip
+    return int(_script(backend, PRESENCE)(*call))
 
 
 def viewers_join(stream_id: int, connection: str) -> int:

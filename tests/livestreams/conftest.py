@@ -17,7 +17,7 @@ class RoomFrames:
         self._heard: list[tuple[str, dict]] = []
         monkeypatch.setattr(realtime, "_run", self._caught)
         self._pubsub = None
-        channel = realtime._channel(0)
+        channel = realtime.room_channel(0)
         if channel:
             client = caches["default"]._cache.get_client(write=True)
             self._pubsub = client.pubsub()

@@ -1,0 +1,37 @@
+-- gift: one committed gift in a room (realtime.broadcast_gift): combo and seq counted, the
+-- sender's line on the room's board updated, the gift frame with the room's new ranking
+-- published, the new top and total back. When the room's board is not all there (new,
+-- expired or evicted) {combo, seq} alone comes back and nothing is sent: seed.lua rebuilds
+-- the board and sends.
+--
+-- Keys      combo_key   the sender's combo of this gift in the room
+--           seq_key     the room's seq counter
+--           board       the room's board (sorted set) and its labels (hash)
+--           labels
+-- Arguments step        the gift's quantity (the combo grows by it)
+--           combo_ttl   seconds a combo lasts without a gift
+--           member      the sender's StreamGifter row, as the board's member
+--           coins       that row's new running total
+--           label       how the sender shows in rankings (JSON)
+--           size        lines in the ranking
+--           ttl         seconds an untouched board is kept
+--           frame       the gift frame (JSON), without combo, seq and ranking
+--           channel     the room's channel ('' publishes nothing)
+-- Returns   {combo, seq, total, score, label, score, label, …} (the top `size` lines)
+--! uses: board
+--! keys: combo_key seq_key board labels
+--! args: step combo_ttl member coins label size ttl frame channel
+local combo = redis.call('INCRBY', combo_key, step)
+if combo == tonumber(step) then redis.call('EXPIRE', combo_key, combo_ttl) end
+local seq = redis.call('INCRBY', seq_key, 1)
+apply(board, labels, member, tonumber(coins), label)
+if redis.call('HEXISTS', labels, '#seeded') == 0 then
+  redis.call('EXPIRE', board, ttl)
+  redis.call('EXPIRE', labels, ttl)
+  return {combo, seq}
+end
+local out = top(board, labels, tonumber(size), ttl)
+publish(channel, {gift_frame(frame, combo, seq, out)})
+table.insert(out, 1, seq)
+table.insert(out, 1, combo)
+return out
