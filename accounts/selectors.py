@@ -132,3 +132,27 @@ def creator_eligibility(*, user: User, today: dt.date | None = None) -> Eligibil
         exception=profile.creator_exception,
         requirements=requirements,
     )
+
+
+_VERIFIED = "_giftcast_email_verified"
+
+
+def email_verified(*, user) -> bool:
+    """Whether `user` is signed in with a verified email address (allauth's EmailAddress),
+    as sending gifts and chatting need. A yes is remembered on the user object, so a room's
+    connection, which keeps one, asks the database once; a no is asked again next time."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.__dict__.get(_VERIFIED):
+        return True
+    from allauth.account.models import EmailAddress
+
+    verified = EmailAddress.objects.filter(user=user, verified=True).exists()
+    if verified:
+        user.__dict__[_VERIFIED] = True
+    return verified
+
+
+def email_verified_known(*, user) -> bool:
+    """Whether email_verified(user) would answer yes without the database."""
+    return user is not None and bool(user.__dict__.get(_VERIFIED))

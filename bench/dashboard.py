@@ -182,6 +182,7 @@ HISTORY_SQL = [
 def history(gifts: int):
     """Migrate, then build the creator, the fans, the streams, the gifts and the payouts;
     returns the creator."""
+    from allauth.account.models import EmailAddress
     from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
     from django.core.management import call_command
     from django.db import connection
@@ -208,6 +209,9 @@ def history(gifts: int):
     Profile.objects.bulk_create(
         [Profile(user=fan, handle=f"fan{n:04d}", display_name=f"Fan {n}") for n, fan in enumerate(fans)]
     )  # fmt: skip
+    EmailAddress.objects.bulk_create(  # senders need a verified address, as on the site
+        [EmailAddress(user=fan, email=fan.email, verified=True, primary=True) for fan in fans]
+    )
     Account.objects.bulk_create(
         [Account(owner=fan, unit=Unit.COIN, purpose=Purpose.WALLET) for fan in fans]
     )

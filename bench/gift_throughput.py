@@ -31,13 +31,18 @@ os.environ.setdefault("GIFT_RATE_LIMIT", "1000000/1")  # measure the path, not t
 
 def setup(history: int, clients: int) -> tuple[list[list[int]], list[int]]:
     pools, creators = ledger_setup(history, clients)
+    from allauth.account.models import EmailAddress
     from django.db import connection
 
-    from accounts.models import Profile
+    from accounts.models import Profile, User
     from livestreams.models import Stream
 
     everyone = creators + [pk for pool in pools for pk in pool]
     Profile.objects.bulk_create([Profile(user_id=pk, handle=f"bench{pk}") for pk in everyone])
+    fans = User.objects.filter(pk__in=[pk for pool in pools for pk in pool])
+    EmailAddress.objects.bulk_create(  # senders need a verified address, as on the site
+        [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in fans]
+    )
 
     Stream.objects.bulk_create([Stream(creator_id=pk, title=f"Bench {pk}") for pk in creators])
     streams = list(Stream.objects.order_by("creator_id").values_list("pk", flat=True))

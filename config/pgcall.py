@@ -188,3 +188,15 @@ def postgresql_only(*statements: str):
                     cursor.execute(statement)
 
     return run
+
+
+def sqlite_only(*statements: str):
+    """postgresql_only for SQLite: the embedded default's own triggers."""
+
+    def run(apps, schema_editor):
+        if schema_editor.connection.vendor == "sqlite":
+            with schema_editor.connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+
+    return run

@@ -26,6 +26,8 @@ CHAT_EMPTY = ("Write something first.", "empty_message")
 CHAT_TOO_LONG = ("Messages can be {high} characters at most.", "message_too_long")
 BAD_KEY = ("Every gift needs a fresh UUID key.", "bad_key")
 NOT_ALLOWED = ("Only the creator and staff can do that.", "forbidden")
+AUTH_REQUIRED = ("Sign in to take part.", "auth_required")
+VERIFY_REQUIRED = ("Verify your email address first.", "verify_required")
 
 
 def error(spec: tuple[str, str], **fmt) -> RoomError:

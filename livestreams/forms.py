@@ -15,13 +15,11 @@ class GoLiveForm(forms.ModelForm):
     class Meta:
         model = Stream
         fields = ["title", "hls_url", "goal_coins", "cover"]
-        labels = {
-            "hls_url": "HLS playback URL (optional)",
+        labels = {  # (hls_url is declared above, with its label and help)
             "goal_coins": "Coin goal (optional)",
             "cover": "Cover picture (optional)",
         }
         help_texts = {
-            "hls_url": "From your streaming server, e.g. https://…/index.m3u8. Leave empty to go live without video.",
             "goal_coins": "Shown to viewers as a progress bar.",
         }
         widgets = {

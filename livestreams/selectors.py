@@ -30,6 +30,12 @@ def live_stream_of(*, creator) -> Stream | None:
     return Stream.objects.filter(creator=creator, status=StreamStatus.LIVE).first()
 
 
+def may_manage(*, stream, user) -> bool:
+    """The one rule for who may end a stream, reset its overlay and moderate its room: its
+    creator, and staff."""
+    return bool(user and user.is_authenticated and (user.pk == stream.creator_id or user.is_staff))
+
+
 def ban_of(*, creator_id: int, user_id: int) -> RoomBan | None:
     return RoomBan.objects.filter(creator_id=creator_id, user_id=user_id).first()
 

@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.selectors import creator_eligibility
+from accounts.selectors import creator_eligibility, email_verified, email_verified_known
 from config.pgcall import aprepared_row, prepared_row
 from wallet.ledger import OwnerLeg, database_refusal, transfer_post
 from wallet.models import SYSTEM_ACCOUNT_IDS, Purpose, TransactionKind
@@ -39,6 +39,13 @@ def diamonds_earned(*, before: int, coins: int) -> int:
 # ----------------------------------------------------------------------------- streams
 
 
+def _require_manager(stream: Stream, by) -> None:
+    """Ending a stream, resetting its overlay and moderating its room are for its creator
+    and staff (selectors.may_manage)."""
+    if not selectors.may_manage(stream=stream, user=by):
+        raise errors.error(errors.NOT_ALLOWED)
+
+
 def stream_start(
     *, creator, title: str, hls_url: str = "", goal_coins: int | None = None, cover=None
 ) -> Stream:
@@ -61,8 +68,7 @@ def stream_start(
 
 
 def stream_end(*, stream: Stream, by) -> Stream:
-    if by.pk != stream.creator_id and not by.is_staff:
-        raise errors.error(errors.NOT_ALLOWED)
+    _require_manager(stream, by)
     with transaction.atomic(durable=True):
         updated = Stream.objects.filter(pk=stream.pk, status=StreamStatus.LIVE).update(
             status=StreamStatus.ENDED, ended_at=timezone.now()
@@ -84,6 +90,107 @@ class GiftResult:
     event: dict
 
 
+# A gift is one sequence, the same on every backend and for both entry points:
+#   1. validate  what the request says (key, quantity, ids), and that the sender is signed in
+#                with a verified email address (read once per user object, then remembered);
+#   2. limit     the sender's gift rate (GIFT_RATE_LIMIT), before anything is written;
+#   3. post      in one transaction: the room checks (live, not the creator's own, the gift
+#                offered, not banned), the ledger (coins short, frozen, key reused), the
+#                SentGift and the fan's running total. On PostgreSQL one call of the gift_post
+#                database function (livestreams/sql/gift_post.sql); elsewhere (SQLite, or
+#                USE_DATABASE_FUNCTIONS off) the ORM in _gift_post_portable, which writes the
+#                same rows in the same order;
+#   4. announce  after commit, the gift and the room's new ranking to the room.
+# gift_send runs it for sync callers, agift_send for the room's websocket: each is the four
+# steps in this order, and the steps are shared.
+
+
+@dataclass(frozen=True)
+class _GiftRequest:
+    sender: object
+    stream_id: int
+    slug: str
+    quantity: int
+    key: str
+    anonymous: bool
+
+
+def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
+              anonymous: bool = False) -> GiftResult:  # fmt: skip
+    """Send `quantity` of a gift to a live stream's creator, once per (sender, key).
+
+    The ledger debits the fan's coins and credits the creator's diamonds, and the SentGift row
+    is written, in one durable transaction; the room hears of it after commit. A repeated key
+    returns the first result and charges nothing. Refusals raise RoomError or a wallet error
+    and change nothing.
+
+    The gift earns the creator the step it makes in floor(total × CREATOR_SHARE) on the fan's
+    running total in the stream, named and anonymous sends together (diamonds_earned).
+    """
+    _sender_check(sender, verified=email_verified(user=sender))
+    request = _gift_validate(sender, stream_id, gift_slug, quantity, key, anonymous)
+    if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+    if _in_one_call():
+        with _gift_post_refusals():
+            row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, _gift_post_args(request))
+        posted = _gift_posted(row, request)
+    else:
+        posted = _gift_post_portable(request)
+    if posted.replayed:
+        return _gift_replayed(posted)
+    transaction.on_commit(lambda: _gift_announce(posted))  # now, unless inside a transaction
+    return GiftResult(posted.sent, False, posted.balance, posted.event)
+
+
+async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
+                     anonymous: bool = False) -> GiftResult:  # fmt: skip
+    """gift_send for async callers (the room's websocket): the same steps. On PostgreSQL with
+    the rooms on Redis every wait (rate limit, the gift, its broadcast) is awaited on the event
+    loop, with no hop to a worker thread and back: under load that hop, and the threads'
+    contention for the interpreter, cost more than the gift itself (bench/websocket_gifts.py).
+    Elsewhere gift_send runs on a worker thread. The sender's verified address and profile
+    are read on a thread the first time only."""
+    if not (_in_one_call() and realtime.boards_kept()):
+        return await database_sync_to_async(gift_send, thread_sensitive=False)(
+            sender=sender, stream_id=stream_id, gift_slug=gift_slug, quantity=quantity, key=key,
+            anonymous=anonymous,
+        )  # fmt: skip
+    _sender_check(sender, verified=await _asender_loaded(sender))
+    request = _gift_validate(sender, stream_id, gift_slug, quantity, key, anonymous)
+    if await realtime.arate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
+        raise errors.error(errors.RATE_LIMITED)
+    with _gift_post_refusals():
+        row = await aprepared_row(GIFT_POST_SQL, _gift_post_args(request))
+    posted = _gift_posted(row, request)
+    if posted.replayed:
+        return await database_sync_to_async(_gift_replayed, thread_sensitive=False)(posted)
+    # The call was its own transaction, committed by now: the room hears of it.
+    stamped = await realtime.abroadcast_gift(
+        posted.sent.stream_id, posted.event, **_announcement(posted)
+    )
+    posted.event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+    return GiftResult(posted.sent, False, posted.balance, posted.event)
+
+
+# ------------------------------------------------------------------ 1. validate
+
+
+def _gift_validate(sender, stream_id, gift_slug, quantity, key, anonymous) -> _GiftRequest:
+    """What the request says, checked without the database."""
+    key = _valid_key(key)
+    _valid_quantity(quantity)
+    if isinstance(stream_id, bool) or not isinstance(stream_id, int | str):
+        raise errors.error(errors.NOT_LIVE)
+    try:
+        stream_id = int(stream_id)
+    except ValueError:
+        raise errors.error(errors.NOT_LIVE) from None
+    if not isinstance(gift_slug, str):
+        raise errors.error(errors.GIFT_UNKNOWN)
+    return _GiftRequest(sender, stream_id, gift_slug, quantity, key, bool(anonymous))
+
+
 def _valid_key(key: str) -> str:
     try:
         return str(uuid.UUID(str(key)))
@@ -97,77 +204,58 @@ def _valid_quantity(quantity) -> None:
         raise errors.error(errors.QUANTITY, high=high)
 
 
-def gift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
-              anonymous: bool = False, fast: bool | None = None) -> GiftResult:  # fmt: skip
-    """Send `quantity` of a gift to a live stream's creator, once per (sender, key).
+def _sender_check(sender, *, verified: bool) -> None:
+    """Sending a gift or a chat message needs a signed-in account with a verified email
+    address (DESIGN, the websocket contract)."""
+    if sender is None or not sender.is_authenticated:
+        raise errors.error(errors.AUTH_REQUIRED)
+    if not verified:
+        raise errors.error(errors.VERIFY_REQUIRED)
 
-    One durable transaction: the ledger debits the fan's coins and credits the creator's
-    diamonds, and the SentGift row is written; the room hears of it after commit. A repeated
-    key returns the first result and charges nothing. Refusals raise RoomError or a wallet
-    error and change nothing.
 
-    The gift earns the creator the step it makes in floor(total × CREATOR_SHARE) on the fan's
-    running total in the stream, named and anonymous sends together (diamonds_earned).
+async def _asender_loaded(sender) -> bool:
+    """Whether the sender's email address is verified, with their profile loaded for the
+    room's frame: one trip to a worker thread, and none once both are known."""
+    if sender is None or not sender.is_authenticated:
+        return False
+    if email_verified_known(user=sender) and type(sender).profile.is_cached(sender):
+        return email_verified(user=sender)
 
-    On PostgreSQL the whole gift is one call of the `gift_post` database function (one round
-    trip; livestreams/sql/gift_post.sql); elsewhere (SQLite) the ORM path below. Both write
-    the same rows, in the same order.
-    """
-    key = _valid_key(key)
-    _valid_quantity(quantity)
-    if fast if fast is not None else connection.vendor == "postgresql":
-        return _gift_send_one_call(
-            sender=sender, stream_id=int(stream_id), gift_slug=str(gift_slug), quantity=quantity,
-            key=key, anonymous=bool(anonymous),
-        )  # fmt: skip
-    stream = Stream.objects.filter(pk=stream_id).select_related("creator__profile").first()
-    if stream is None or not stream.is_live:
-        raise errors.error(errors.NOT_LIVE)
-    if stream.creator_id == sender.pk:
-        raise errors.error(errors.SELF_GIFT)
-    gift = Gift.objects.filter(slug=gift_slug, active=True).first()
-    if gift is None:
-        raise errors.error(errors.GIFT_UNKNOWN)
-    ban = selectors.ban_of(creator_id=stream.creator_id, user_id=sender.pk)
-    if ban is not None and ban.kind == RoomBan.Kind.BAN:
-        raise errors.error(errors.BANNED)
+    def load() -> bool:
+        sender.profile  # noqa: B018 - loaded here, off the event loop
+        return email_verified(user=sender)
 
-    if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
-        raise errors.error(errors.RATE_LIMITED)
+    return await database_sync_to_async(load, thread_sensitive=False)()
 
-    coins = gift.coins * quantity
-    with transaction.atomic(durable=True):
-        diamonds = _gift_diamonds(stream_id=stream.pk, sender_id=sender.pk, key=key, coins=coins)
-        legs = [
-            OwnerLeg(sender.pk, Purpose.WALLET, -coins),
-            OwnerLeg(None, Purpose.COINS_SPENT, coins),
-        ]
-        if diamonds:
-            legs += [
-                OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -diamonds),
-                OwnerLeg(stream.creator_id, Purpose.EARNINGS, diamonds),
-            ]
-        posted = transfer_post(
-            kind=TransactionKind.GIFT,
-            idempotency_key=f"gift:{sender.pk}:{key}",
-            legs=legs,
-            reference=f"stream:{stream.pk}",
-            memo=f"{gift.name} × {quantity} to @{stream.creator.profile.handle}",
-            savepoint=False,  # a refusal fails the whole gift: no savepoint round trips
-        )
-        if posted.replayed:
-            sent = SentGift.objects.select_related("gift").get(sender=sender, key=key)
-            return GiftResult(sent, True, posted.balance, {})
-        sent = SentGift.objects.create(
-            stream=stream, sender=sender, gift=gift, quantity=quantity, coins=coins,
-            diamonds=diamonds, key=key, anonymous=anonymous, transaction_id=posted.pk,
-        )  # fmt: skip
-        gifter_id, gifter_coins = _gifter_add(
-            stream=stream, sender=sender, anonymous=anonymous, coins=coins
-        )
-        event = _gift_event(sent)
-        transaction.on_commit(lambda: _gift_announce(sent, event, gifter_id, gifter_coins))
-    return GiftResult(sent, False, posted.balance, event)
+
+# ------------------------------------------------------------------ 3. post
+
+
+def _in_one_call() -> bool:
+    """Whether gifts post through the gift_post database function (PostgreSQL, unless
+    USE_DATABASE_FUNCTIONS is off: the tests run both paths)."""
+    return connection.vendor == "postgresql" and settings.USE_DATABASE_FUNCTIONS
+
+
+@dataclass(frozen=True)
+class _Posted:
+    replayed: bool
+    balance: int
+    sent_id: int
+    sent: SentGift | None = None
+    event: dict | None = None
+    gifter_id: int = 0
+    gifter_coins: int = 0
+
+
+def _gift_posted_new(sent: SentGift, balance: int, gifter_id: int, gifter_coins: int) -> _Posted:
+    return _Posted(False, balance, sent.pk, sent, _gift_event(sent), gifter_id, gifter_coins)
+
+
+def _gift_replayed(posted: _Posted) -> GiftResult:
+    """A key seen before: the first send's result; nothing moved."""
+    sent = SentGift.objects.select_related("gift").get(pk=posted.sent_id)
+    return GiftResult(sent, True, posted.balance, {})
 
 
 GIFT_POST_SQL = (
@@ -183,70 +271,11 @@ GIFT_POST_REFUSALS = {
 }
 
 
-def _gift_send_one_call(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
-                        anonymous: bool) -> GiftResult:  # fmt: skip
-    """gift_send on PostgreSQL: checks, ledger, SentGift and the sender's running total in
-    one database call; the room hears of it after commit."""
-    if realtime.rate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
-        raise errors.error(errors.RATE_LIMITED)
-    args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
-    with _gift_post_refusals():
-        row = prepared_row("giftcast_gift_post", GIFT_POST_SQL, args)
-    posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
-    if posted.replayed:
-        sent = SentGift.objects.select_related("gift").get(pk=posted.sent_id)
-        return GiftResult(sent, True, posted.balance, {})
-    sent, event = posted.sent, posted.event
-    transaction.on_commit(
-        lambda: _gift_announce(sent, event, posted.gifter_id, posted.gifter_coins)
-    )
-    return GiftResult(sent, False, posted.balance, event)
-
-
-async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, key: str,
-                     anonymous: bool = False) -> GiftResult:  # fmt: skip
-    """gift_send for async callers (the room's websocket). The same checks and the same one
-    database call, but on PostgreSQL with the rooms on Redis every wait (rate limit, the
-    gift, its broadcast) is awaited on the event loop, with no hop to a worker thread and
-    back: under load that hop, and the threads' contention for the interpreter, cost more
-    than the gift itself (bench/websocket_gifts.py). Elsewhere gift_send runs on a worker
-    thread. `sender`'s profile is read here, so it is loaded on a thread if it is not yet.
-    """
-    if connection.vendor != "postgresql" or not realtime.boards_kept():
-        return await database_sync_to_async(gift_send, thread_sensitive=False)(
-            sender=sender, stream_id=stream_id, gift_slug=gift_slug, quantity=quantity, key=key,
-            anonymous=anonymous,
-        )  # fmt: skip
-    key = _valid_key(key)
-    _valid_quantity(quantity)
-    stream_id, gift_slug, anonymous = int(stream_id), str(gift_slug), bool(anonymous)
-    if not type(sender).profile.is_cached(sender):
-        await database_sync_to_async(lambda: sender.profile)()
-    if await realtime.arate_limited("gift", sender.pk, settings.GIFT_RATE_LIMIT):
-        raise errors.error(errors.RATE_LIMITED)
-    args = _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous)
-    with _gift_post_refusals():
-        row = await aprepared_row(GIFT_POST_SQL, args)
-    posted = _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous)
-    if posted.replayed:
-        sent = await database_sync_to_async(
-            SentGift.objects.select_related("gift").get, thread_sensitive=False
-        )(pk=posted.sent_id)
-        return GiftResult(sent, True, posted.balance, {})
-    sent, event = posted.sent, posted.event
-    # The call was its own transaction, committed by now: the room hears of it.
-    stamped = await realtime.abroadcast_gift(
-        stream_id, event, **_announcement(sent, posted.gifter_id, posted.gifter_coins)
-    )
-    event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
-    return GiftResult(sent, False, posted.balance, event)
-
-
-def _gift_post_args(sender, stream_id, gift_slug, quantity, key, anonymous) -> tuple[str, ...]:
-    """gift_post's arguments, as text."""
+def _gift_post_args(request: _GiftRequest) -> tuple[str, ...]:
+    """gift_post's arguments, as text (the header of livestreams/sql/gift_post.sql names them)."""
     return (
-        str(sender.pk), str(stream_id), gift_slug, str(quantity), key,
-        "t" if anonymous else "f", str(settings.CREATOR_SHARE),
+        str(request.sender.pk), str(request.stream_id), request.slug, str(request.quantity),
+        request.key, "t" if request.anonymous else "f", str(settings.CREATOR_SHARE),
         str(SYSTEM_ACCOUNT_IDS[Purpose.COINS_SPENT]), str(SYSTEM_ACCOUNT_IDS[Purpose.DIAMONDS_ISSUED]),
     )  # fmt: skip
 
@@ -265,54 +294,99 @@ def _gift_post_refusals():
         raise
 
 
-@dataclass(frozen=True)
-class _Posted:
-    replayed: bool
-    balance: int
-    sent_id: int
-    sent: SentGift | None = None
-    event: dict | None = None
-    gifter_id: int = 0
-    gifter_coins: int = 0
-
-
-def _gift_posted(row, sender, stream_id, gift_slug, quantity, key, anonymous) -> _Posted:
+def _gift_posted(row, request: _GiftRequest) -> _Posted:
     """What a gift_post row says: a replay (the first send's id), or the new SentGift (built
     from the row, not read back) with its room frame and the sender's new running total."""
     (sent_id, replayed, balance, gift_id, name, artwork, unit_coins, coins, diamonds, txn_id,
      created_at, gifter_id, gifter_coins) = row  # fmt: skip
     if replayed == "t":
         return _Posted(True, int(balance), int(sent_id))
-    gift = Gift(pk=int(gift_id), slug=gift_slug, name=name, artwork=artwork, coins=int(unit_coins))
-    sent = SentGift(
-        pk=int(sent_id), stream_id=stream_id, sender=sender, gift=gift, quantity=quantity,
-        coins=int(coins), diamonds=int(diamonds), key=key, anonymous=anonymous,
-        transaction_id=int(txn_id), created_at=parse_datetime(created_at),
-    )  # fmt: skip
-    return _Posted(
-        False, int(balance), sent.pk, sent, _gift_event(sent), int(gifter_id), int(gifter_coins)
+    gift = Gift(
+        pk=int(gift_id), slug=request.slug, name=name, artwork=artwork, coins=int(unit_coins)
     )
+    sent = SentGift(
+        pk=int(sent_id), stream_id=request.stream_id, sender=request.sender, gift=gift,
+        quantity=request.quantity, coins=int(coins), diamonds=int(diamonds), key=request.key,
+        anonymous=request.anonymous, transaction_id=int(txn_id), created_at=parse_datetime(created_at),
+    )  # fmt: skip
+    return _gift_posted_new(sent, int(balance), int(gifter_id), int(gifter_coins))
 
 
-def _gift_announce(sent: SentGift, event: dict, gifter_id: int, gifter_coins: int) -> None:
+def _gift_post_portable(request: _GiftRequest) -> _Posted:
+    """gift_post in the ORM: the same checks in the same order, the same rows."""
+    sender = request.sender
+    with transaction.atomic(durable=True):
+        stream = (
+            Stream.objects.filter(pk=request.stream_id).select_related("creator__profile").first()
+        )
+        if stream is None or not stream.is_live:
+            raise errors.error(errors.NOT_LIVE)
+        if stream.creator_id == sender.pk:
+            raise errors.error(errors.SELF_GIFT)
+        gift = Gift.objects.filter(slug=request.slug, active=True).first()
+        if gift is None:
+            raise errors.error(errors.GIFT_UNKNOWN)
+        ban = selectors.ban_of(creator_id=stream.creator_id, user_id=sender.pk)
+        if ban is not None and ban.kind == RoomBan.Kind.BAN:
+            raise errors.error(errors.BANNED)
+        coins = gift.coins * request.quantity
+        diamonds = _gift_diamonds(
+            stream_id=stream.pk, sender_id=sender.pk, key=request.key, coins=coins
+        )
+        legs = [
+            OwnerLeg(sender.pk, Purpose.WALLET, -coins),
+            OwnerLeg(None, Purpose.COINS_SPENT, coins),
+        ]
+        if diamonds:
+            legs += [
+                OwnerLeg(None, Purpose.DIAMONDS_ISSUED, -diamonds),
+                OwnerLeg(stream.creator_id, Purpose.EARNINGS, diamonds),
+            ]
+        posted = transfer_post(
+            kind=TransactionKind.GIFT,
+            idempotency_key=f"gift:{sender.pk}:{request.key}",
+            legs=legs,
+            reference=f"stream:{stream.pk}",
+            memo=f"{gift.name} × {request.quantity} to @{stream.creator.profile.handle}",
+            savepoint=False,  # a refusal fails the whole gift: no savepoint round trips
+        )
+        if posted.replayed:
+            first = SentGift.objects.get(sender=sender, key=request.key)
+            return _Posted(True, posted.balance, first.pk)
+        sent = SentGift.objects.create(
+            stream=stream, sender=sender, gift=gift, quantity=request.quantity, coins=coins,
+            diamonds=diamonds, key=request.key, anonymous=request.anonymous, transaction_id=posted.pk,
+        )  # fmt: skip
+        gifter_id, gifter_coins = _gifter_add(
+            stream=stream, sender=sender, anonymous=request.anonymous, coins=coins
+        )
+    return _gift_posted_new(sent, posted.balance, gifter_id, gifter_coins)
+
+
+# ------------------------------------------------------------------ 4. announce
+
+
+def _gift_announce(posted: _Posted) -> None:
     """After commit (only committed gifts count toward a combo or reach the room): the gift,
     with the room's new ranking (the sender's new running total goes on the room's board), to
-    the room; its combo and ranking are also noted on `event`."""
+    the room; its combo and ranking are also noted on the gift's frame."""
+    stream_id = posted.sent.stream_id
     stamped = realtime.broadcast_gift(
-        sent.stream_id, event, **_announcement(sent, gifter_id, gifter_coins),
-        ranking=lambda: selectors.ranking(stream=sent.stream_id, limit=realtime.RANKING_SIZE),
+        stream_id, posted.event, **_announcement(posted),
+        ranking=lambda: selectors.ranking(stream=stream_id, limit=realtime.RANKING_SIZE),
     )  # fmt: skip
-    event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+    posted.event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
 
 
-def _announcement(sent: SentGift, gifter_id: int, gifter_coins: int) -> dict:
+def _announcement(posted: _Posted) -> dict:
     """What broadcast_gift is told of a committed gift, besides the room and the frame."""
+    sent = posted.sent
     label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
     return {
         "sender_id": sent.sender_id,
         "slug": sent.gift.slug,
         "quantity": sent.quantity,
-        "gifter": realtime.Gifter(gifter_id, gifter_coins, label),
+        "gifter": realtime.Gifter(posted.gifter_id, posted.gifter_coins, label),
         "gifters": lambda: selectors.board_gifters(stream_id=sent.stream_id),
     }
 
@@ -389,8 +463,7 @@ def overlay_token_reset(*, stream: Stream, by) -> Stream:
     """A new secret for the OBS overlay URL; the old one stops working at once."""
     from .models import new_overlay_token
 
-    if by.pk != stream.creator_id and not by.is_staff:
-        raise errors.error(errors.NOT_ALLOWED)
+    _require_manager(stream, by)
     stream.overlay_token = new_overlay_token()
     stream.save(update_fields=["overlay_token"])
     return stream
@@ -400,6 +473,7 @@ def overlay_token_reset(*, stream: Stream, by) -> Stream:
 
 
 def chat_send(*, user, stream_id: int, text: str) -> ChatMessage:
+    _sender_check(user, verified=email_verified(user=user))
     text = (text or "").strip()
     if not text:
         raise errors.error(errors.CHAT_EMPTY)
@@ -424,8 +498,7 @@ def chat_send(*, user, stream_id: int, text: str) -> ChatMessage:
 
 def room_ban(*, stream: Stream, user, by, kind: str = RoomBan.Kind.BAN) -> RoomBan:
     """The creator (or staff) bans or mutes a viewer in all of the creator's rooms."""
-    if by.pk != stream.creator_id and not by.is_staff:
-        raise errors.error(errors.NOT_ALLOWED)
+    _require_manager(stream, by)
     if user.pk == stream.creator_id:
         raise errors.RoomError(
             "The creator can't be banned from their own room.", code="bad_target"
@@ -443,8 +516,7 @@ def room_ban(*, stream: Stream, user, by, kind: str = RoomBan.Kind.BAN) -> RoomB
 
 def room_unban(*, stream: Stream, user, by) -> None:
     """Lift a ban or mute; the room hears of it (as of a ban) once it is committed."""
-    if by.pk != stream.creator_id and not by.is_staff:
-        raise errors.error(errors.NOT_ALLOWED)
+    _require_manager(stream, by)
     with transaction.atomic(durable=True):
         deleted, _ = RoomBan.objects.filter(creator_id=stream.creator_id, user=user).delete()
         if deleted:

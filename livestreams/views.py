@@ -39,7 +39,7 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
         "ws": f"/ws/live/{stream.pk}/",
         "signedIn": user.is_authenticated,
         "isCreator": user.is_authenticated and user.pk == stream.creator_id,
-        "canModerate": user.is_authenticated and (user.pk == stream.creator_id or user.is_staff),
+        "canModerate": selectors.may_manage(stream=stream, user=user),
         "confirmAbove": user.profile.gift_confirm_above_coins if user.is_authenticated else 0,
         "recharge": "/wallet/recharge/",
         "login": f"/accounts/login/?next=/live/{stream.pk}/",

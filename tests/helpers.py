@@ -35,3 +35,11 @@ def run_threads(n: int, target) -> list:
     for thread in threads:
         thread.join(timeout=60)
     return results
+
+
+def money_path(database_functions: bool):
+    """Ledger transfers and gifts on the PostgreSQL database functions (True) or on the
+    portable ORM path (False), for the tests that run both (settings.USE_DATABASE_FUNCTIONS)."""
+    from django.test import override_settings
+
+    return override_settings(USE_DATABASE_FUNCTIONS=database_functions)

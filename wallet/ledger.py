@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
@@ -251,16 +252,16 @@ def transfer_post(
     reference: str = "",
     memo: str = "",
     check_frozen: bool = True,
-    fast: bool | None = None,
     savepoint: bool = True,
 ) -> Posted:
     """Like `transaction_post`, for legs named by owner and purpose.
 
     On PostgreSQL this is one round trip: a call of the `wallet_post` database function
-    (migration 0004) that inserts the transaction under its unique key, applies guarded
+    (wallet/sql/wallet_post.sql) that inserts the transaction under its unique key, applies guarded
     debits to wallets found by owner, finds (or makes) receive-only user accounts and writes
-    the entries; system accounts are passed by their fixed ids. Elsewhere (SQLite) it resolves the
-    accounts with the ORM and calls `transaction_post`. Both write the same ledger.
+    the entries; system accounts are passed by their fixed ids. Elsewhere (SQLite, or
+    USE_DATABASE_FUNCTIONS off) it resolves the accounts with the ORM and calls
+    `transaction_post`. Both write the same ledger.
 
     Inside a caller's transaction a refusal rolls back to a savepoint, so the caller can go
     on; `savepoint=False` saves those round trips for callers whose whole transaction fails
@@ -279,13 +280,16 @@ def transfer_post(
     _validate([(spec.unit, leg.amount) for spec, leg in zip(specs, legs, strict=True)])
 
     conn = connections[DEFAULT_DB_ALIAS]
-    if fast is None:
-        # Debits of receive-only user accounts need the lock-and-check of the portable path.
-        fast = conn.vendor == "postgresql" and not any(
+    # Debits of receive-only user accounts need the lock-and-check of the portable path.
+    one_call = (
+        conn.vendor == "postgresql"
+        and settings.USE_DATABASE_FUNCTIONS
+        and not any(
             leg.owner_id is not None and leg.amount < 0 and not spec.cached
             for spec, leg in zip(specs, legs, strict=True)
         )
-    if not fast:
+    )
+    if not one_call:
         return _transfer_post_portable(
             kind=kind, idempotency_key=idempotency_key, legs=legs, reference=reference,
             memo=memo, check_frozen=check_frozen,

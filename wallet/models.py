@@ -166,7 +166,8 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     # No database foreign key (its per-entry check cost ~8% of the ledger's database time):
-    # transactions are append-only, a trigger refuses their deletion (migration 0006), each
+    # transactions are append-only, a trigger refuses their deletion (migrations 0006 and, on
+    # SQLite, 0012), each
     # entry is written by the call that has just written its transaction, and ledger_audit
     # reports any entry whose transaction does not exist.
     transaction = models.ForeignKey(
@@ -176,9 +177,9 @@ class Entry(models.Model):
     # No database foreign key here, on purpose: its check takes a KEY SHARE lock on the
     # referenced account row, and every gift references the same two system accounts, so
     # every gift would queue on those rows' page (the hot row DESIGN §2 forbids). Instead
-    # accounts can never be deleted nor renumbered (trigger, migration 0005), every account
-    # id the ledger writes is one it has just read or written, and ledger_audit reports
-    # any entry whose account does not exist.
+    # accounts can never be deleted nor renumbered (triggers: migration 0004, and 0012 on
+    # SQLite), every account id the ledger writes is one it has just read or written, and
+    # ledger_audit reports any entry whose account does not exist.
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="entries", db_index=False,
         db_constraint=False,

@@ -10,7 +10,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Threads in concurrency tests must not leave persistent connections behind.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-if env.bool("GIFTCAST_E2E", default=False) and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if env.bool("GIFTCAST_E2E", default=False) and DATABASES["default"]["ENGINE"] == "config.sqlite":
     # Browser journeys run a real daphne process beside pytest: it must see the same
     # database, so the test database is a file rather than in memory.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".e2e-test-db.sqlite3")}

@@ -69,7 +69,7 @@ def asgi_server(transactional_db):
     from django.db import connection
 
     settings_dict = connection.settings_dict
-    if settings_dict["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         name = str(settings_dict["NAME"])
         if name == ":memory:" or "mode=memory" in name:
             pytest.skip(

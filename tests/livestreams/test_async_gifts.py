@@ -64,8 +64,9 @@ def test_refusals_change_nothing(setup, code):
     assert_nothing_moved(fan, before)
 
 
-def test_rate_limit(settings):
+def test_rate_limit(settings, time_machine):
     settings.GIFT_RATE_LIMIT = "2/60"
+    time_machine.move_to(1_900_000_020, tick=False)  # one window throughout
     stream, fan = async_to_sync(_setup)(10)
     for _ in range(2):
         async_to_sync(_send)(fan, stream)

@@ -28,10 +28,10 @@ from wallet.models import Entry, Purpose, Transaction, TransactionKind
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books_balance")]
 
 
-def _send(fan, stream, slug="rose", quantity=1, key=None, anonymous=False, **kw):
+def _send(fan, stream, slug="rose", quantity=1, key=None, anonymous=False):
     return gift_send(
         sender=fan, stream_id=stream.pk, gift_slug=slug, quantity=quantity,
-        key=key or str(uuid.uuid4()), anonymous=anonymous, **kw,
+        key=key or str(uuid.uuid4()), anonymous=anonymous,
     )  # fmt: skip
 
 
@@ -189,10 +189,11 @@ def test_roses_racing_from_one_fan_earn_the_exact_share(settings, fast):
     """40 threads, each with its own connection, send one fan's 1-coin Roses to one stream at
     once, named and anonymous mixed: two running-total rows, one share."""
     settings.GIFT_RATE_LIMIT = "10000/10"
+    settings.USE_DATABASE_FUNCTIONS = fast
     stream = live_stream()
     fan = fan_with(1_000)
     results = run_threads(
-        40, lambda i: [_send(fan, stream, anonymous=bool(i % 2), fast=fast) for _ in range(3)]
+        40, lambda i: [_send(fan, stream, anonymous=bool(i % 2)) for _ in range(3)]
     )
     assert all(isinstance(r, list) for r in results), [r for r in results if not isinstance(r, list)][:3]  # fmt: skip
     assert account_balance(wallet_of(fan)) == 1_000 - 120
@@ -210,13 +211,14 @@ def test_replays_racing_their_first_send_are_replays(settings, fast):
     """Threads i and i+20 send the same keys at once (a client resending on reconnect): one of
     each pair is charged, the other replays it, priced as it was, and adds nothing."""
     settings.GIFT_RATE_LIMIT = "10000/10"
+    settings.USE_DATABASE_FUNCTIONS = fast
     stream = live_stream()
     fan = fan_with(1_000)
     keys = [[str(uuid.uuid4()) for _ in range(3)] for _ in range(20)]
 
     def roses(i: int) -> list:
         anonymous = bool(i % 2)
-        return [_send(fan, stream, key=key, anonymous=anonymous, fast=fast) for key in keys[i % 20]]
+        return [_send(fan, stream, key=key, anonymous=anonymous) for key in keys[i % 20]]
 
     results = run_threads(40, roses)
     assert all(isinstance(r, list) for r in results), [r for r in results if not isinstance(r, list)][:3]  # fmt: skip

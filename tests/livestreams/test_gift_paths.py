@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-import livestreams
 from livestreams.models import RoomBan, SentGift, StreamGifter
 from livestreams.services import gift_send
+from tests.helpers import money_path
 from tests.livestreams.factories import fan_with, live_stream
 from wallet.ledger import _fingerprint, account_balance, account_get, ledger_audit
 from wallet.models import Account, Entry, Purpose, Transaction
@@ -49,10 +48,10 @@ def _scenario(fast: bool, run_callbacks, room_frames) -> dict:
 
     def send(label, user, slug, quantity=1, key=None, stream_id=stream.pk, anonymous=False):
         try:
-            with run_callbacks(execute=True):
+            with run_callbacks(execute=True), money_path(fast):
                 result = gift_send(
                     sender=user, stream_id=stream_id, gift_slug=slug, quantity=quantity,
-                    key=key or str(uuid.uuid4()), anonymous=anonymous, fast=fast,
+                    key=key or str(uuid.uuid4()), anonymous=anonymous,
                 )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - the scenario records each refusal
             outcomes.append((label, type(exc).__name__, str(exc)))
@@ -149,66 +148,19 @@ def test_the_one_call_path_writes_the_orm_paths_fingerprint(
         assert txn.fingerprint == _fingerprint("gift", txn.reference, legs)
 
 
-def test_a_stream_or_gift_with_sends_cannot_be_deleted_in_the_database():
-    """SentGift has no foreign-key constraint on stream and gift (hot rows): a trigger keeps
-    what sends point at."""
-    stream = live_stream()
-    gift_send(sender=fan_with(10), stream_id=stream.pk, gift_slug="rose", quantity=1,
-              key=str(uuid.uuid4()))  # fmt: skip
-    sent = SentGift.objects.get()
-    for table, pk in (("livestreams_stream", stream.pk), ("livestreams_gift", sent.gift_id)):
-        with (
-            pytest.raises(DatabaseError, match="has gifts sent and is kept"),
-            transaction.atomic(),
-            connection.cursor() as cursor,
-        ):
-            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608 - fixed names
-    # Rows nobody sent anything to may go.
-    quiet = live_stream()
+def test_the_installed_gift_post_takes_turns_per_fan_and_stream():
+    """The share's version (migration 0009 on), not 0008's (the file itself:
+    tests/config/test_sql_files.py)."""
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM livestreams_stream WHERE id = %s", [quiet.pk])
-    assert not type(stream).objects.filter(pk=quiet.pk).exists()
-
-
-GIFT_POST = "gift_post(bigint, bigint, text, int, text, boolean, numeric, bigint, bigint)"
-SQL_FILE = Path(livestreams.__file__).parent / "sql" / "gift_post.sql"
-
-
-def _definition(function: str) -> str:
-    """The function as PostgreSQL has it, its schema left out, runs of whitespace as one."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n.nspname, pg_get_functiondef(p.oid) FROM pg_proc p"
-            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = %s::regprocedure",
-            [function],
-        )
-        schema, text = cursor.fetchone()
-    return " ".join(text.replace(f"FUNCTION {schema}.", "FUNCTION ").split())
-
-
-def test_the_installed_gift_post_is_the_newest_file():
-    """The migrations install a frozen copy of livestreams/sql/gift_post.sql: the function the
-    database has must be what the file says (a changed file needs a migration of its own).
-    PostgreSQL prints both."""
-    installed = _definition(f"public.{GIFT_POST}")
-    assert installed == _definition_of_file()
-    assert "pg_advisory_xact_lock" in installed  # the share's version, not 0008's
-
-
-def _definition_of_file() -> str:
-    """The newest file's function as PostgreSQL prints it: installed in a schema of its own,
-    in a transaction rolled back."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE SCHEMA gift_post_file")
-            cursor.execute("SET LOCAL search_path = gift_post_file, public")
-            cursor.execute(SQL_FILE.read_text())
-        from_file = _definition(f"gift_post_file.{GIFT_POST}")
-        transaction.set_rollback(True)
-    return from_file
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'gift_post'")
+        assert "pg_advisory_xact_lock" in cursor.fetchone()[0]
 
 
 def test_the_gift_post_migrations_go_back_to_the_per_gift_floor():
+    from tests.config.test_sql_files import FUNCTIONS, _definition, _definition_of_file
+
+    path = "livestreams/sql/gift_post.sql"
+    GIFT_POST = FUNCTIONS[path]
     executor = MigrationExecutor(connection)
     newest = executor.loader.graph.leaf_nodes()  # every app: going back unapplies payouts too
     try:
@@ -219,4 +171,4 @@ def test_the_gift_post_migrations_go_back_to_the_per_gift_floor():
         assert "diamonds := floor(coins * p_share);" in _definition(f"public.{GIFT_POST}")
     finally:
         MigrationExecutor(connection).migrate(newest)
-    assert _definition(f"public.{GIFT_POST}") == _definition_of_file()
+    assert _definition(f"public.{GIFT_POST}") == _definition_of_file(path, GIFT_POST)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 
 from livestreams import exceptions as room_errors
 from livestreams.models import Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
@@ -156,8 +157,9 @@ def assert_nothing_moved(fan, before: int) -> None:
     assert not Transaction.objects.filter(kind=TransactionKind.GIFT).exists()
 
 
-def test_gift_rate_limit(settings):
+def test_gift_rate_limit(settings, time_machine):
     settings.GIFT_RATE_LIMIT = "3/60"
+    time_machine.move_to(1_900_000_020, tick=False)  # one window throughout
     stream = live_stream()
     fan = fan_with(10)
     for _ in range(3):
@@ -229,3 +231,24 @@ def test_running_totals_keep_anonymous_sends_apart():
     _send(fan, stream, "doughnut", quantity=1, anonymous=True)
     totals = dict(StreamGifter.objects.filter(stream=stream).values_list("anonymous", "coins"))
     assert totals == {False: 60, True: 30}
+
+
+def test_a_stream_or_gift_with_sends_cannot_be_deleted_in_the_database():
+    """SentGift has no foreign-key constraint on stream and gift (hot rows): a trigger keeps
+    what sends point at, on PostgreSQL (migration 0007) and SQLite (0011) alike."""
+    stream = live_stream()
+    gift_send(sender=fan_with(10), stream_id=stream.pk, gift_slug="rose", quantity=1,
+              key=str(uuid.uuid4()))  # fmt: skip
+    sent = SentGift.objects.get()
+    for table, pk in (("livestreams_stream", stream.pk), ("livestreams_gift", sent.gift_id)):
+        with (
+            pytest.raises(DatabaseError, match="has gifts sent and is kept"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [pk])  # noqa: S608 - fixed names
+    # Rows nobody sent anything to may go.
+    quiet = live_stream()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM livestreams_stream WHERE id = %s", [quiet.pk])
+    assert not type(stream).objects.filter(pk=quiet.pk).exists()

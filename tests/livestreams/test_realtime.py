@@ -180,10 +180,17 @@ def test_relabel_changes_a_line_of_an_existing_board_only(room):
 
 
 @pytest.mark.parametrize(("uses", "limited"), [(3, False), (4, True)])
-def test_rate_limit_window(uses, limited):
-    user = time.time_ns() % 10**9
+def test_rate_limit_window(uses, limited, time_machine):
+    """Fixed windows on the clock: a window's uses are counted, the next one starts again
+    (the clock is held, so a test can't straddle two windows by chance)."""
+    time_machine.move_to(1_900_000_020, tick=False)
+    user = time.time_ns() % 10**9 + uses
     results = [realtime.rate_limited("test", user, "3/60") for _ in range(uses)]
     assert results[-1] is limited and not any(results[:3])
+    time_machine.move_to(1_900_000_020 + 59.9, tick=False)  # 1_900_000_020 is a window's start
+    assert realtime.rate_limited("test", user, "3/60")
+    time_machine.move_to(1_900_000_020 + 60, tick=False)
+    assert not realtime.rate_limited("test", user, "3/60")
 
 
 def test_viewers_count_joins_and_leaves_and_many_rooms_in_one_read():

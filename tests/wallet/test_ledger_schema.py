@@ -7,6 +7,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import ProtectedError
 
+from config.sqlite.base import FLUSH_MARK
 from tests.accounts.factories import UserFactory
 from tests.wallet.factories import fund, wallet_of
 from wallet import exceptions as errors
@@ -43,9 +44,13 @@ def test_system_accounts_are_made_again_after_they_vanish():
         cursor.execute("DELETE FROM wallet_entry")
         if connection.vendor == "postgresql":
             cursor.execute("ALTER TABLE wallet_account DISABLE TRIGGER wallet_account_keep")
+        else:
+            cursor.execute(f"INSERT INTO {FLUSH_MARK} (flushing) VALUES (1)")
         cursor.execute("DELETE FROM wallet_account")
         if connection.vendor == "postgresql":
             cursor.execute("ALTER TABLE wallet_account ENABLE TRIGGER wallet_account_keep")
+        else:
+            cursor.execute(f"DELETE FROM {FLUSH_MARK}")
     system_accounts_ensure()
     assert set(Account.objects.values_list("pk", flat=True)) == set(SYSTEM_ACCOUNT_IDS.values())
 
@@ -97,27 +102,28 @@ def test_audit_reports_an_entry_whose_transaction_does_not_exist():
     assert ledger_audit().ok
 
 
-@postgres_only
 def test_transactions_cannot_be_deleted_or_renumbered():
+    """On both databases (SQLite's triggers: wallet migration 0012)."""
     txn = fund(UserFactory(), 5)
-    for statement in (
-        "DELETE FROM wallet_entry WHERE transaction_id = %s; DELETE FROM wallet_transaction WHERE id = %s",
-        "UPDATE wallet_transaction SET id = id + 10000 WHERE id = %s AND id = %s",
-    ):
+    for statements in (
+        ["DELETE FROM wallet_entry WHERE transaction_id = %s", "DELETE FROM wallet_transaction WHERE id = %s"],
+        ["UPDATE wallet_transaction SET id = id + 10000 WHERE id = %s"],
+    ):  # fmt: skip
         with (
             pytest.raises(DatabaseError, match="transactions are never deleted or renumbered"),
             transaction.atomic(),
             connection.cursor() as cursor,
         ):
-            cursor.execute(statement, [txn.pk, txn.pk])
+            for statement in statements:
+                cursor.execute(statement, [txn.pk])
     with pytest.raises(ProtectedError), transaction.atomic():  # the ORM refuses first
         Transaction.objects.filter(pk=txn.pk).delete()
     assert Entry.objects.filter(transaction=txn).count() == 2
     assert ledger_audit().ok
 
 
-@postgres_only
 def test_accounts_cannot_be_deleted_or_renumbered():
+    """On both databases (SQLite's triggers: wallet migration 0012)."""
     fan = UserFactory()
     fund(fan, 5)
     wallet = wallet_of(fan)
@@ -138,6 +144,24 @@ def test_accounts_cannot_be_deleted_or_renumbered():
     # Everything else about an account may change (freezing, balances).
     Account.objects.filter(pk=wallet.pk).update(frozen=True)
     assert Account.objects.get(pk=wallet.pk).frozen
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_flush_still_empties_the_ledger():
+    """manage.py flush (and the tests' own teardown) empties everything, triggers or not: on
+    PostgreSQL by TRUNCATE, on SQLite through config/sqlite's mark; the mark goes after."""
+    from django.core.management import call_command
+
+    fund(UserFactory(), 5)
+    call_command("flush", interactive=False, verbosity=0)
+    assert not Transaction.objects.exists() and not Entry.objects.exists()
+    assert not Account.objects.filter(owner__isnull=False).exists()
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {FLUSH_MARK}")
+            assert cursor.fetchone() == (0,)
+        with pytest.raises(DatabaseError, match="never deleted"), transaction.atomic():
+            Account.objects.filter(pk=SYSTEM_ACCOUNT_IDS[P.COINS_ISSUED]).delete()
 
 
 @postgres_only

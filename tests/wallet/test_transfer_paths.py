@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from tests.accounts.factories import UserFactory
+from tests.helpers import money_path
 from wallet import exceptions as errors
 from wallet.ledger import OwnerLeg, account_balance, account_get, ledger_audit, transfer_post
 from wallet.models import Account, Entry, Purpose, Transaction, TransactionKind
@@ -22,9 +23,10 @@ def _gift(fan, creator, coins, key, fast):
             OwnerLeg(None, P.DIAMONDS_ISSUED, -(coins // 2)),
             OwnerLeg(creator.pk, P.EARNINGS, coins // 2),
         ]
-    return transfer_post(
-        kind=TransactionKind.GIFT, idempotency_key=key, legs=legs, reference="gift:x", fast=fast
-    )
+    with money_path(fast):
+        return transfer_post(
+            kind=TransactionKind.GIFT, idempotency_key=key, legs=legs, reference="gift:x"
+        )
 
 
 def _scenario(prefix: str, fast: bool) -> tuple[list, dict]:
@@ -35,7 +37,8 @@ def _scenario(prefix: str, fast: bool) -> tuple[list, dict]:
 
     def run(label, fn):
         try:
-            txn = fn()
+            with money_path(fast):
+                txn = fn()
             outcomes.append((label, "ok", txn.replayed, txn.balance))
         except errors.WalletError as exc:
             outcomes.append((label, type(exc).__name__, str(exc)))
@@ -48,7 +51,6 @@ def _scenario(prefix: str, fast: bool) -> tuple[list, dict]:
             idempotency_key=f"{prefix}fund",
             legs=fund,
             reference="recharge:1",
-            fast=fast,
         ),
     )
     run("gift", lambda: _gift(fan, creator, 30, f"{prefix}g1", fast))
