@@ -51,42 +51,62 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self):
+        """Join in one trip to a worker thread: the stream, a ban, the viewer's handle, their
+        presence and the room's state. The room's group is joined first, so nothing sent
+        after the state is read is missed; the new count reaches the room with the next
+        coalesced `viewers` frame (realtime.viewers_changed)."""
         self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
         self.user = _unwrapped(self.scope.get("user"))
-        stream = await database_sync_to_async(Stream.objects.filter(pk=self.stream_id).first)()
-        if stream is None:
-            await self.close(code=4404)
-            return
-        if await self._banned(stream):
-            await self.accept()
-            await self.send_json(_error("banned", "You've been banned from this creator's rooms."))
-            await self.close(code=4403)
-            return
-        self.handle = await database_sync_to_async(self._own_handle)()
         self.group = realtime.group_name(self.stream_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        outcome, state = await database_sync_to_async(self._join, thread_sensitive=False)()
+        if outcome != "joined":
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            if outcome == "banned":
+                await self.accept()
+                await self.send_json(
+                    _error("banned", "You've been banned from this creator's rooms.")
+                )
+            await self.close(code=4403 if outcome == "banned" else 4404)
+            return
         await self.accept()
         self.joined = True
-        count = await database_sync_to_async(realtime.viewers_join)(
-            self.stream_id, self.channel_name
-        )
-        await database_sync_to_async(services.stream_viewers_seen)(
-            stream_id=self.stream_id, count=count
-        )
-        await self.send_json(await database_sync_to_async(self._state)(stream, count))
-        await database_sync_to_async(realtime.broadcast)(
-            self.stream_id, {"type": "viewers", "count": count}
-        )
+        await self.send_json(state)
+        realtime.viewers_changed(self.stream_id, services.viewers_announce)
+
+    def _join(self) -> tuple[str, dict | None]:
+        stream = Stream.objects.filter(pk=self.stream_id).first()
+        if stream is None:
+            return "missing", None
+        if self.user and self.user.is_authenticated:
+            ban = selectors.ban_of(creator_id=stream.creator_id, user_id=self.user.pk)
+            if ban is not None and ban.kind == RoomBan.Kind.BAN:
+                return "banned", None
+            self.handle = self.user.profile.handle
+        else:
+            self.handle = None
+        count = realtime.viewers_join(self.stream_id, self.channel_name)
+        return "joined", self._state(stream, count)
 
     async def disconnect(self, code):
+        await self._leave()
+
+    async def __call__(self, scope, receive, send):
+        """An exception in a handler ends the connection without disconnect(): the viewer
+        leaves the room on that path too (else the process renews a ghost for its life)."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._leave()
+
+    async def _leave(self):
         if getattr(self, "joined", False):
+            self.joined = False
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            count = await database_sync_to_async(realtime.viewers_leave)(
+            await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
                 self.stream_id, self.channel_name
             )
-            await database_sync_to_async(realtime.broadcast)(
-                self.stream_id, {"type": "viewers", "count": count}
-            )
+            realtime.viewers_changed(self.stream_id, services.viewers_announce)
 
     # ------------------------------------------------------------------ frames in
 
@@ -171,9 +191,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def sync(self, frame: dict):
         """A client that saw a gap in `seq` asks for the room's state again."""
-        stream = await database_sync_to_async(Stream.objects.get)(pk=self.stream_id)
-        count = await database_sync_to_async(realtime.viewers)(self.stream_id)
-        await self.send_json(await database_sync_to_async(self._state)(stream, count))
+        await self.send_json(await database_sync_to_async(self._resync, thread_sensitive=False)())
+
+    def _resync(self) -> dict:
+        stream = Stream.objects.get(pk=self.stream_id)
+        return self._state(stream, realtime.viewers(self.stream_id))
 
     # ------------------------------------------------------------------ frames out
 
@@ -196,19 +218,6 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
 
     # ------------------------------------------------------------------ helpers (sync)
-
-    async def _banned(self, stream: Stream) -> bool:
-        if not self.user or not self.user.is_authenticated:
-            return False
-        ban = await database_sync_to_async(selectors.ban_of)(
-            creator_id=stream.creator_id, user_id=self.user.pk
-        )
-        return ban is not None and ban.kind == RoomBan.Kind.BAN
-
-    def _own_handle(self) -> str | None:
-        if not self.user or not self.user.is_authenticated:
-            return None
-        return self.user.profile.handle
 
     def _state(self, stream: Stream, count: int) -> dict:
         from wallet.selectors import coin_balance

@@ -496,6 +496,53 @@ def viewers_of(stream_ids: list[int]) -> dict[int, int]:
     return {pk: int(count) for pk, count in zip(stream_ids, pipe.execute(), strict=True)}
 
 
+# A room's viewer count changes with every join and leave; announcing each change would
+# send every viewer a frame per join (1,000 viewers arriving: a million frames). Instead a
+# change marks the room, and each process's ticker (one task on its event loop) announces
+# the marked rooms' counts once per ROOM_VIEWERS_INTERVAL: one `viewers` frame per room per
+# interval. Across processes a room's announcement is claimed in the cache for the
+# interval, so several processes holding one room still send one frame per interval; a
+# process that loses the claim keeps its mark and tries at the next tick.
+_viewers_marked: set[int] = set()
+_viewers_tickers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> task
+
+
+def viewers_changed(stream_id: int, announce: Callable[[list[int]], list[int]]) -> None:
+    """On the event loop: the room's count changed; `announce(rooms)` (sync, run on a worker
+    thread) sends the counts of those it can claim and returns those it could not."""
+    _viewers_marked.add(stream_id)
+    loop = asyncio.get_running_loop()
+    task = _viewers_tickers.get(loop)
+    if task is None or task.done():
+        _viewers_tickers[loop] = loop.create_task(
+            _viewers_ticker(announce), name="giftcast-viewers"
+        )
+
+
+async def _viewers_ticker(announce) -> None:
+    """Announce the marked rooms each interval; ends after an interval with none marked (the
+    next change starts it again)."""
+    while True:
+        await asyncio.sleep(settings.ROOM_VIEWERS_INTERVAL)
+        if not _viewers_marked:
+            return
+        rooms = sorted(_viewers_marked)
+        _viewers_marked.clear()
+        try:
+            unclaimed = await database_sync_to_async(announce, thread_sensitive=False)(rooms)
+        except Exception:  # Redis or the database away for a moment: the next tick tries again
+            logger.exception("viewer counts not announced")
+            unclaimed = rooms
+        _viewers_marked.update(unclaimed)
+
+
+def viewers_claim(stream_id: int) -> bool:
+    """Whether this process announces the room's count for the coming interval."""
+    return cache.add(
+        f"room:{stream_id}:viewers-announced", 1, timeout=settings.ROOM_VIEWERS_INTERVAL
+    )
+
+
 def presence_beat() -> None:
     """Renew this process's connections in every room it holds (run every PRESENCE_BEAT)."""
     backend = caches["default"]

@@ -459,6 +459,21 @@ def stream_viewers_seen(*, stream_id: int, count: int) -> None:
     Stream.objects.filter(pk=stream_id, peak_viewers__lt=count).update(peak_viewers=count)
 
 
+def viewers_announce(stream_ids: list[int]) -> list[int]:
+    """Each room's viewer count to the room, once per interval whichever process holds it
+    (realtime.viewers_changed), and the stream's peak remembered. Returns the rooms another
+    process announced this interval: they are tried again at the next tick."""
+    counts = realtime.viewers_of(stream_ids)
+    unclaimed = []
+    for stream_id in stream_ids:
+        if not realtime.viewers_claim(stream_id):
+            unclaimed.append(stream_id)
+            continue
+        realtime.broadcast(stream_id, {"type": "viewers", "count": counts[stream_id]})
+        stream_viewers_seen(stream_id=stream_id, count=counts[stream_id])
+    return unclaimed
+
+
 def overlay_token_reset(*, stream: Stream, by) -> Stream:
     """A new secret for the OBS overlay URL; the old one stops working at once."""
     from .models import new_overlay_token

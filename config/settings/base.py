@@ -284,6 +284,8 @@ GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
 GIFT_RATE_LIMIT = env("GIFT_RATE_LIMIT", default="30/10")  # sends per seconds, per fan
 CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds, per user
 CHAT_MAX_LENGTH = 200
+# A room's viewer count goes to its viewers at most once per this many seconds.
+ROOM_VIEWERS_INTERVAL = env.float("ROOM_VIEWERS_INTERVAL", default=1.0)
 
 # Payouts (DESIGN §5): `manual` (staff pay outside the site and record the reference).
 PAYOUT_PROVIDER = env("PAYOUT_PROVIDER", default="manual")

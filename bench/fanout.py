@@ -1,0 +1,491 @@
+#!/usr/bin/env python
+"""One big room: N websocket viewers join at once, then a fan sends gifts, beside a bare server.
+
+The same run measures two servers on this machine, each with the same viewers and the same
+gifts: a bare `websockets` broadcast server (a few lines: it numbers each gift and hands the
+text to `websockets.broadcast`), then Giftcast (daphne by default, one process, on
+PostgreSQL and Redis as deployed). For each:
+
+- a join storm: N viewers (anonymous, as most watchers are) connect at --join-rate a
+  second; connections failed, p50/p99 from connecting to the room's `state`, and the
+  frames each viewer received during the storm;
+- gifts: one signed-in fan sends Roses over its own websocket at --gift-rate a second for
+  --seconds, then (--ramp) at twice the rate, and twice again, 10 s each, until a step's
+  p99 passes 250 ms or a gift is lost; per step p50/p99 from the send to the *last* viewer,
+  viewer-gifts never delivered, `seq` gaps and `resync` frames seen;
+- server CPU per delivered frame (the server process's user+system time over the frames
+  its viewers received) and its RSS idle (after the joins) and loaded (peak while gifts go).
+
+Viewers run in --client-procs processes (one Python client tops out near 20,000 frames/s
+here); each reports its own CPU, printed so a client that was the limit shows.
+
+    .venv/bin/python bench/fanout.py [--viewers 1000] [--join-rate 200] [--gift-rate 10]
+        [--seconds 20] [--ramp] [--client-procs 4] [--server daphne|uvicorn] [--skip-bare]
+        [--redis URL]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+from _common import REDIS_OPTION, ROOT, bench_args, drop_databases, redis_use  # noqa: E402
+
+RATE = "1000000/1"  # the fan's gift rate limit: measure the room, not the limiter
+os.environ.setdefault("GIFT_RATE_LIMIT", RATE)
+BUDGET_MS = 250
+
+
+def _raise_open_files() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 20_000), hard), hard))
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# ----------------------------------------------------------------------------- the bare server
+
+
+def bare_server(port: int) -> None:
+    """The comparison: websockets' own broadcast, one process, no framework."""
+    import websockets
+    from websockets.asyncio.server import serve
+
+    viewers: set = set()
+    seq = 0
+    sent = 0
+
+    async def handler(ws):
+        nonlocal seq, sent
+        viewers.add(ws)
+        try:
+            await ws.send(json.dumps({"type": "state", "seq": seq, "viewers": len(viewers)}))
+            async for text in ws:
+                frame = json.loads(text)
+                if frame.get("type") == "gift.send":
+                    seq += 1
+                    sent += 1
+                    gift = {"type": "gift", "seq": seq, "id": sent, "gift": "rose", "quantity": 1,
+                            "sender": {"handle": "fan", "name": "Fan"}, "combo": 1}  # fmt: skip
+                    websockets.broadcast(viewers, json.dumps(gift, separators=(",", ":")))
+                    await ws.send(json.dumps({"type": "gift.ok", "key": frame.get("key")}))
+        finally:
+            viewers.discard(ws)
+
+    async def main():
+        async with serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=None):
+            await asyncio.Future()
+
+    _raise_open_files()
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------- viewers
+
+
+def viewers_process(url: str, count: int, offset: int, stride: int, join_rate: float,
+                    start_at: float, shared, results) -> None:  # fmt: skip
+    """`count` viewers of one room, joining from `start_at` at `join_rate` a second in all
+    (this process takes every n-th slot); each records what arrives until told to stop."""
+    _raise_open_files()
+    import websockets
+
+    joined, gifts_start, stop = shared
+    per_viewer = []
+
+    async def viewer(i: int):
+        slot = offset + i * stride
+        await asyncio.sleep(max(0.0, start_at + slot / join_rate - time.time()))
+        began = time.time()
+        record = {"failed": None, "join": None, "storm_frames": 0, "frames": 0, "gifts": {},
+                  "gaps": 0, "resyncs": 0}  # fmt: skip
+        per_viewer.append(record)
+        try:
+            ws = await websockets.connect(url, origin="http://127.0.0.1", max_queue=None,
+                                          open_timeout=60, ping_interval=None)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a failed handshake is a result
+            record["failed"] = f"{type(exc).__name__}: {str(exc)[:80]}"
+            with joined.get_lock():
+                joined.value += 1
+            return
+        last_seq = None
+        try:
+            async for text in ws:
+                now = time.time()
+                frame = json.loads(text)
+                kind = frame.get("type")
+                if kind == "state" and record["join"] is None:
+                    record["join"] = now - began
+                    with joined.get_lock():
+                        joined.value += 1
+                if gifts_start.value and now >= gifts_start.value:
+                    record["frames"] += 1
+                else:
+                    record["storm_frames"] += 1
+                if kind in ("state", "resync"):
+                    record["resyncs"] += kind == "resync"
+                    last_seq = frame.get("seq")
+                    continue
+                seq = frame.get("seq")
+                if isinstance(seq, int):
+                    if last_seq is not None and seq > last_seq + 1:
+                        record["gaps"] += seq - last_seq - 1
+                    last_seq = seq if last_seq is None else max(seq, last_seq)
+                if kind == "gift":
+                    record["gifts"][frame["id"]] = now
+                if stop.value:
+                    break
+        except websockets.ConnectionClosed as exc:
+            record["failed"] = record["failed"] or f"closed {exc.rcvd.code if exc.rcvd else ''}"
+        finally:
+            await ws.close()
+
+    async def main():
+        tasks = [asyncio.create_task(viewer(i)) for i in range(count)]
+        while not stop.value:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    cpu_before = time.process_time()
+    asyncio.run(main())
+    # Merge here: one message per process, not one per viewer.
+    merged: dict[int, list] = {}
+    for record in per_viewer:
+        for gift_id, at in record["gifts"].items():
+            entry = merged.setdefault(gift_id, [0, 0.0])
+            entry[0] += 1
+            entry[1] = max(entry[1], at)
+        record["gifts"] = len(record["gifts"])
+    results.put({"viewers": per_viewer, "gifts": merged, "cpu": time.process_time() - cpu_before})
+
+
+# ----------------------------------------------------------------------------- the sender
+
+
+async def send_gifts(url: str, cookie: str | None, schedule: list[float]) -> tuple[list, list]:
+    """One fan sends a Rose at each time of `schedule`; the room's gift frames it sees, in
+    order, are its own (nobody else sends), so the k-th is the k-th send's id."""
+    import websockets
+
+    headers = {"Cookie": cookie} if cookie else {}
+    sent_at: list[float] = []
+    ids: list[int] = []
+    refused: list[str] = []
+    async with websockets.connect(url, origin="http://127.0.0.1", additional_headers=headers,
+                                  max_queue=None, ping_interval=None) as ws:  # fmt: skip
+        while json.loads(await ws.recv()).get("type") != "state":
+            pass
+
+        async def reader():
+            async for text in ws:
+                frame = json.loads(text)
+                if frame.get("type") == "gift":
+                    ids.append(frame["id"])
+                elif frame.get("type") == "error":
+                    refused.append(frame.get("code", "?"))
+                if len(ids) + len(refused) >= len(schedule):
+                    return
+
+        task = asyncio.create_task(reader())
+        for at in schedule:
+            await asyncio.sleep(max(0.0, at - time.time()))
+            sent_at.append(time.time())
+            await ws.send(json.dumps({"type": "gift.send", "gift": "rose", "quantity": 1,
+                                      "key": str(uuid.uuid4())}))  # fmt: skip
+        with contextlib.suppress(TimeoutError):  # frames lost: counted as such
+            await asyncio.wait_for(task, timeout=15)
+    if refused:
+        print(f"    gifts refused: {len(refused)} ({', '.join(sorted(set(refused)))})")
+    return sent_at, ids
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
+    joined, gifts_start, stop = mp.Value("i", 0), mp.Value("d", 0.0), mp.Value("b", 0)
+    results = mp.Queue()
+    start_at = time.time() + 2
+    per = [args.viewers // args.client_procs + (i < args.viewers % args.client_procs)
+           for i in range(args.client_procs)]  # fmt: skip
+    procs = [
+        mp.Process(
+            target=viewers_process,
+            args=(
+                url,
+                n,
+                i,
+                args.client_procs,
+                args.join_rate,
+                start_at,
+                (joined, gifts_start, stop),
+                results,
+            ),
+        )  # fmt: skip
+        for i, n in enumerate(per)
+    ]
+    for proc in procs:
+        proc.start()
+    cpu0 = _cpu_seconds(pid)
+    deadline = start_at + args.viewers / args.join_rate + 120
+    while joined.value < args.viewers and time.time() < deadline:
+        time.sleep(0.1)
+    storm = time.time() - start_at
+    storm_cpu = _cpu_seconds(pid) - cpu0
+    time.sleep(3)
+    rss_idle = _rss_mb(pid)
+
+    steps = [(args.gift_rate, args.seconds)]
+    if args.ramp:
+        rate = args.gift_rate
+        for _ in range(6):
+            rate *= 2
+            steps.append((rate, 10))
+    report = {"label": label, "storm_s": storm, "storm_cpu": storm_cpu, "rss_idle": rss_idle,
+              "steps": []}  # fmt: skip
+    first = time.time() + 1
+    gifts_start.value = first
+    cpu1 = _cpu_seconds(pid)
+    rss_peak = rss_idle
+    schedule, bounds, at = [], [], first
+    for rate, seconds in steps:
+        n = int(rate * seconds)
+        bounds.append((len(schedule), len(schedule) + n, rate))
+        schedule += [at + k / rate for k in range(n)]
+        at += seconds + 3  # a pause between steps, to drain
+
+    async def sender_and_watch():
+        task = asyncio.create_task(send_gifts(url, cookie, schedule))
+        nonlocal rss_peak
+        while not task.done():
+            rss_peak = max(rss_peak, _rss_mb(pid))
+            await asyncio.sleep(0.5)
+        return await task
+
+    sent_at, ids = asyncio.run(sender_and_watch())
+    time.sleep(3)
+    cpu_gifts = _cpu_seconds(pid) - cpu1
+    stop.value = 1
+    gathered = [results.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+
+    viewers = [v for g in gathered for v in g["viewers"]]
+    gifts: dict[int, list] = {}
+    for g in gathered:
+        for gift_id, (count, last) in g["gifts"].items():
+            entry = gifts.setdefault(gift_id, [0, 0.0])
+            entry[0] += count
+            entry[1] = max(entry[1], last)
+    connected = [v for v in viewers if v["join"] is not None]
+    watching = sum(1 for v in connected if not v["failed"])
+    report.update(
+        failed=sum(1 for v in viewers if v["join"] is None),
+        failures=sorted({v["failed"] for v in viewers if v["failed"] and v["join"] is None})[:3],
+        join_p50=_pct([v["join"] for v in connected], 0.5),
+        join_p99=_pct([v["join"] for v in connected], 0.99),
+        storm_frames=statistics.mean(v["storm_frames"] for v in connected) if connected else 0,
+        frames=sum(v["frames"] for v in viewers),
+        gaps=sum(v["gaps"] for v in viewers),
+        resyncs=sum(v["resyncs"] for v in viewers),
+        dropped=sum(1 for v in connected if v["failed"]),
+        cpu_gifts=cpu_gifts,
+        rss_peak=rss_peak,
+        client_cpu=[round(g["cpu"], 1) for g in gathered],
+    )
+    for lo, hi, rate in bounds:
+        lat, lost = [], 0
+        for k in range(lo, min(hi, len(ids), len(sent_at))):
+            count, last = gifts.get(ids[k], (0, 0.0))
+            lost += watching - count
+            if count:
+                lat.append((last - sent_at[k]) * 1000)
+        lost += (hi - lo - len(lat)) * watching if len(lat) < hi - lo else 0
+        report["steps"].append({"rate": rate, "sent": hi - lo, "p50": _pct(lat, 0.5),
+                                "p99": _pct(lat, 0.99), "lost": max(lost, 0)})  # fmt: skip
+    return report
+
+
+def show(reports: list[dict], args) -> None:
+    cols = [r["label"] for r in reports]
+    print(f"\n{args.viewers} viewers, joining at {args.join_rate}/s; one server process")
+    print(f"{'':44}" + "".join(f"{c:>18}" for c in cols))
+
+    def row(name, fmt, key):
+        print(
+            f"{name:44}" + "".join(f"{fmt(r) if key is None else fmt(r[key]):>18}" for r in reports)
+        )
+
+    row("join storm: wall time", lambda v: f"{v:.1f} s", "storm_s")
+    row("  handshakes failed", str, "failed")
+    row(
+        "  join to state p50 / p99",
+        lambda r: f"{r['join_p50'] * 1000:.0f} / {r['join_p99'] * 1000:.0f} ms",
+        None,
+    )
+    row("  frames per viewer during the storm", lambda v: f"{v:.1f}", "storm_frames")
+    row("  server CPU during the storm", lambda v: f"{v:.1f} s", "storm_cpu")
+    for i in range(max(len(r["steps"]) for r in reports)):
+
+        def step(r, i=i):
+            if i >= len(r["steps"]):
+                return "—"
+            s = r["steps"][i]
+            return f"{s['p50']:.0f} / {s['p99']:.0f} ms"
+
+        rates = {r["steps"][i]["rate"] for r in reports if i < len(r["steps"])}
+        row(f"gifts at {'/'.join(map(str, rates))}/s: p50 / p99 to the last viewer", step, None)
+        row(
+            "  viewer-gifts lost",
+            lambda r, i=i: str(r["steps"][i]["lost"]) if i < len(r["steps"]) else "—",
+            None,
+        )
+    row("seq gaps seen / resyncs", lambda r: f"{r['gaps']} / {r['resyncs']}", None)
+    row("viewers dropped while watching", str, "dropped")
+    row(
+        "server CPU per delivered frame",
+        lambda r: f"{r['cpu_gifts'] / max(r['frames'], 1) * 1e6:.1f} µs",
+        None,
+    )
+    row("frames delivered during the gifts", lambda v: f"{v:,}", "frames")
+    row("server RSS idle / loaded", lambda r: f"{r['rss_idle']:.0f} / {r['rss_peak']:.0f} MB", None)
+    row("client processes' CPU (s each)", lambda v: ",".join(map(str, v)), "client_cpu")
+    for r in reports:
+        if r["failures"]:
+            print(f"  {r['label']} failures: {r['failures']}")
+    sustained = {}
+    for r in reports:
+        ok = [s["rate"] for s in r["steps"] if s["p99"] <= BUDGET_MS and s["lost"] == 0]
+        sustained[r["label"]] = max(ok) if ok else 0
+    print("highest gift rate with p99 <= 250 ms and nothing lost: "
+          + ", ".join(f"{k} {v}/s" for k, v in sustained.items()))  # fmt: skip
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int) -> None:
+    import socket
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listening on {port}")
+
+
+def giftcast_setup() -> tuple[int, str]:
+    """A live stream and one signed-in, verified fan with coins: (stream id, session cookie)."""
+    from gift_throughput import setup as gift_setup
+    from websocket_gifts import sessions
+
+    pools, streams = gift_setup(10_000, 1)
+    fan = pools[0][0]
+    return streams[0], f"sessionid={sessions([fan])[fan]}"
+
+
+def main() -> int:
+    args = bench_args(__doc__, extra=[
+        ("--viewers", {"type": int, "default": 1000}),
+        ("--join-rate", {"type": float, "default": 200.0}),
+        ("--gift-rate", {"type": float, "default": 10.0}),
+        ("--ramp", {"action": "store_true"}),
+        ("--client-procs", {"type": int, "default": 4}),
+        ("--server", {"choices": ["daphne", "uvicorn"], "default": "daphne"}),
+        ("--skip-bare", {"action": "store_true"}),
+        REDIS_OPTION,
+    ])  # fmt: skip
+    if args.redis == "none":
+        raise SystemExit("the big room is measured on Redis, as deployed (--redis URL)")
+    _raise_open_files()
+    redis_use(args.redis)
+    reports = []
+    if not args.skip_bare:
+        port = _free_port()
+        bare = mp.Process(target=bare_server, args=(port,))
+        bare.start()
+        _wait_port(port)
+        try:
+            reports.append(
+                run("bare websockets", bare.pid, f"ws://127.0.0.1:{port}/ws/live/1/", None, args)
+            )
+        finally:
+            bare.terminate()
+            bare.join()
+
+    stream, cookie = giftcast_setup()
+    from django.db import connection
+
+    connection.close()
+    port = _free_port()
+    env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+           "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
+    if args.server == "daphne":
+        command = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                   "--no-access-log", "--ws-max-queue", "100000", "config.asgi:application"]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=_raise_open_files)  # fmt: skip
+    try:
+        _wait_port(port)
+        reports.append(run(f"Giftcast ({args.server})", server.pid,
+                           f"ws://127.0.0.1:{port}/ws/live/{stream}/", cookie, args))  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    show(reports, args)
+    drop_databases()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
