@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -135,24 +136,30 @@ def creator_eligibility(*, user: User, today: dt.date | None = None) -> Eligibil
 
 
 _VERIFIED = "_giftcast_email_verified"
+UNVERIFIED_RECHECK_SECONDS = 10
 
 
 def email_verified(*, user) -> bool:
     """Whether `user` is signed in with a verified email address (allauth's EmailAddress),
-    as sending gifts and chatting need. A yes is remembered on the user object, so a room's
-    connection, which keeps one, asks the database once; a no is asked again next time."""
+    as sending gifts and chatting need. The answer is remembered on the user object, so a
+    room's connection, which keeps one, asks the database once: a yes for good, a no for
+    UNVERIFIED_RECHECK_SECONDS (they may verify meanwhile; a flood of frames from an
+    unverified account costs no query each)."""
     if user is None or not user.is_authenticated:
         return False
-    if user.__dict__.get(_VERIFIED):
-        return True
+    known = user.__dict__.get(_VERIFIED)
+    if known is True or (known is not None and time.monotonic() < known):
+        return known is True
     from allauth.account.models import EmailAddress
 
     verified = EmailAddress.objects.filter(user=user, verified=True).exists()
-    if verified:
-        user.__dict__[_VERIFIED] = True
+    user.__dict__[_VERIFIED] = True if verified else time.monotonic() + UNVERIFIED_RECHECK_SECONDS
     return verified
 
 
 def email_verified_known(*, user) -> bool:
-    """Whether email_verified(user) would answer yes without the database."""
-    return user is not None and bool(user.__dict__.get(_VERIFIED))
+    """Whether email_verified(user) would answer without the database."""
+    if user is None:
+        return False
+    known = user.__dict__.get(_VERIFIED)
+    return known is True or (known is not None and time.monotonic() < known)

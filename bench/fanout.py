@@ -37,6 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from _common import REDIS_OPTION, ROOT, bench_args, drop_databases, redis_use  # noqa: E402
 
@@ -432,6 +433,8 @@ def main() -> int:
         ("--client-procs", {"type": int, "default": 4}),
         ("--server", {"choices": ["daphne", "uvicorn"], "default": "daphne"}),
         ("--skip-bare", {"action": "store_true"}),
+        ("--server-log", {"default": "", "help": "write the server's output to this file"}),
+        ("--profile", {"default": "", "help": "sample the server with py-spy into this file (raw)"}),
         REDIS_OPTION,
     ])  # fmt: skip
     if args.redis == "none":
@@ -473,13 +476,23 @@ def main() -> int:
     else:
         command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
                    "--no-access-log", "--ws-max-queue", "100000", "config.asgi:application"]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, preexec_fn=_raise_open_files)  # fmt: skip
+    if args.profile:  # py-spy samples the server for its whole life (its figures then skew)
+        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
+                   "-o", args.profile, "--", *command]  # fmt: skip
+    log = open(args.server_log, "w") if args.server_log else subprocess.DEVNULL  # noqa: SIM115
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
+                              preexec_fn=_raise_open_files)  # fmt: skip
     try:
         _wait_port(port)
-        reports.append(run(f"Giftcast ({args.server})", server.pid,
+        pid = server.pid
+        if args.profile:
+            pid = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
+        reports.append(run(f"Giftcast ({args.server})", pid,
                            f"ws://127.0.0.1:{port}/ws/live/{stream}/", cookie, args))  # fmt: skip
     finally:
+        if args.profile:
+            subprocess.run(["kill", "-INT", str(pid)], check=False)
+            time.sleep(3)
         server.terminate()
         server.wait(timeout=20)
     show(reports, args)

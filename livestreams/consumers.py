@@ -7,6 +7,8 @@ frames; the connection stays open.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -19,6 +21,7 @@ from . import exceptions as errors
 from . import realtime, selectors, services
 from .exceptions import RoomError
 from .models import RoomBan, Stream
+from .realtime import hub
 
 
 def _error(code: str, message: str, key: str | None = None) -> dict:
@@ -36,6 +39,10 @@ def _unwrapped(user):
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
+    # Room events reach the connection through the process's hub (realtime.hub), not the
+    # channel layer: no channel, subscription or receive loop of its own per viewer.
+    channel_layer_alias = "giftcast-rooms-use-the-hub"
+
     async def dispatch(self, message):
         """AsyncConsumer.dispatch without its close_old_connections before every message.
 
@@ -51,17 +58,28 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self):
-        """Join in one trip to a worker thread: the stream, a ban, the viewer's handle, their
-        presence and the room's state. The room's group is joined first, so nothing sent
-        after the state is read is missed; the new count reaches the room with the next
-        coalesced `viewers` frame (realtime.viewers_changed)."""
+        """Join: the viewer is in the process's room (realtime.hub) first, so nothing sent
+        after the room's state is read is missed. The state every viewer shares is read once
+        per hub.STATE_SECONDS and the room's frames since bring each viewer up to date: an
+        anonymous viewer joining a room the process holds costs no database read and no
+        worker thread; a signed-in one, one trip (ban, handle, balance). The new count
+        reaches the room with the next coalesced `viewers` frame (realtime.viewers_changed)."""
         self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
         self.user = _unwrapped(self.scope.get("user"))
-        self.group = realtime.group_name(self.stream_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        outcome, state = await database_sync_to_async(self._join, thread_sensitive=False)()
+        self.connection = uuid.uuid4().hex  # this connection, in the room's presence
+        self.handle = None
+        self.viewer = hub.Viewer(self.base_send, None, self._banned_here)
+        await hub.join(self.stream_id, self.viewer)
+        try:
+            outcome, state = await self._room_state()
+            if outcome == "joined":
+                state["viewers"] = await realtime.aviewers_join(self.stream_id, self.connection)
+                self.joined = True
+        except BaseException:
+            await hub.leave(self.stream_id, self.viewer)
+            raise
         if outcome != "joined":
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await hub.leave(self.stream_id, self.viewer)
             if outcome == "banned":
                 await self.accept()
                 await self.send_json(
@@ -69,24 +87,53 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 )
             await self.close(code=4403 if outcome == "banned" else 4404)
             return
+        self.viewer.handle = self.handle
         await self.accept()
-        self.joined = True
         await self.send_json(state)
-        realtime.viewers_changed(self.stream_id, services.viewers_announce)
+        self.viewer.start(hub.since(self.stream_id, state["seq"]))
+        realtime.viewers_changed(self.stream_id, services.viewers_announce, state["viewers"])
 
-    def _join(self) -> tuple[str, dict | None]:
-        stream = Stream.objects.filter(pk=self.stream_id).first()
-        if stream is None:
-            return "missing", None
+    async def _room_state(self) -> tuple[str, dict | None]:
+        """("joined", the state to send without its viewer count), or ("missing" or
+        "banned", None)."""
+        held = hub.state_held(self.stream_id)
+        signed_in = bool(self.user and self.user.is_authenticated)
+        if held is not None and not signed_in:
+            return "joined", dict(held[1])
+        outcome, shared, personal, read_at = await database_sync_to_async(
+            self._read, thread_sensitive=False
+        )(held)
+        if shared is not None and held is None:
+            hub.state_keep(self.stream_id, shared, read_at)
+        if outcome != "joined":
+            return outcome, None
+        return "joined", {**shared[1], **personal}
+
+    def _read(self, held):
+        """On a worker thread: the room's shared state unless `held`, and the viewer's own
+        part (ban, handle, balance)."""
+        read_at = time.monotonic()
+        shared = held
+        if shared is None:
+            stream = Stream.objects.filter(pk=self.stream_id).first()
+            if stream is None:
+                return "missing", None, None, read_at
+            shared = (stream.creator_id, self._shared_state(stream))
+        personal = {}
         if self.user and self.user.is_authenticated:
-            ban = selectors.ban_of(creator_id=stream.creator_id, user_id=self.user.pk)
+            ban = selectors.ban_of(creator_id=shared[0], user_id=self.user.pk)
             if ban is not None and ban.kind == RoomBan.Kind.BAN:
-                return "banned", None
+                return "banned", shared, None, read_at
             self.handle = self.user.profile.handle
-        else:
-            self.handle = None
-        count = realtime.viewers_join(self.stream_id, self.channel_name)
-        return "joined", self._state(stream, count)
+            from wallet.selectors import coin_balance
+
+            personal["balance"] = coin_balance(user=self.user)
+        return "joined", shared, personal, read_at
+
+    async def _banned_here(self):
+        """The room's `ban` frame named this viewer: it has been sent; now let them go."""
+        await self.viewer.drained()
+        await self.close(code=4403)
 
     async def disconnect(self, code):
         await self._leave()
@@ -102,11 +149,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _leave(self):
         if getattr(self, "joined", False):
             self.joined = False
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
-                self.stream_id, self.channel_name
-            )
-            realtime.viewers_changed(self.stream_id, services.viewers_announce)
+            try:
+                await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
+                    self.stream_id, self.connection
+                )
+            finally:
+                await hub.leave(self.stream_id, self.viewer)
+                realtime.viewers_changed(self.stream_id, services.viewers_announce)
 
     # ------------------------------------------------------------------ frames in
 
@@ -190,49 +239,36 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.send_json(_error(exc.code, str(exc)))
 
     async def sync(self, frame: dict):
-        """A client that saw a gap in `seq` asks for the room's state again."""
-        await self.send_json(await database_sync_to_async(self._resync, thread_sensitive=False)())
-
-    def _resync(self) -> dict:
-        stream = Stream.objects.get(pk=self.stream_id)
-        return self._state(stream, realtime.viewers(self.stream_id))
+        """A client that saw a gap in `seq` asks for the room's state again: the state (held
+        or read), then the room's frames since it (none twice: held meanwhile)."""
+        self.viewer.hold()
+        outcome, state = await self._room_state()
+        if outcome != "joined":
+            self.viewer.start()
+            return
+        state["viewers"] = await database_sync_to_async(realtime.viewers, thread_sensitive=False)(
+            self.stream_id
+        )
+        await self.viewer.drained()
+        await self.send_json(state)
+        self.viewer.start(hub.since(self.stream_id, state["seq"]))
 
     # ------------------------------------------------------------------ frames out
-
-    async def room_events(self, message: dict):
-        """Frames broadcast to the room (realtime.broadcast), in their `seq` order, each as the
-        text every viewer is sent. A viewer who is banned gets the ban, then is let go."""
-        for text in message["frames"]:
-            await self.send(text_data=text)
-            if self.handle is not None and '"moderation"' in text:  # only then worth parsing
-                event = json.loads(text)
-                if (
-                    event.get("type") == "moderation"
-                    and event.get("action") == RoomBan.Kind.BAN
-                    and event["user"]["handle"] == self.handle
-                ):
-                    await self.close(code=4403)
-                    return
 
     async def send_json(self, content: dict):
         await self.send(text_data=json.dumps(content, separators=(",", ":")))
 
     # ------------------------------------------------------------------ helpers (sync)
 
-    def _state(self, stream: Stream, count: int) -> dict:
-        from wallet.selectors import coin_balance
-
+    def _shared_state(self, stream: Stream) -> dict:
+        """The room's state as every viewer gets it (their count and balance are added)."""
         top, coins = selectors.ranking(stream=stream, limit=realtime.RANKING_SIZE)
-        state = {
+        return {
             "type": "state",
             "seq": realtime.current_seq(stream.pk),
             "status": stream.status,
-            "viewers": count,
             "chat": selectors.recent_chat(stream=stream),
             "top": top,
             "coins": coins,
             "goal": stream.goal_coins,
         }
-        if self.user and self.user.is_authenticated:
-            state["balance"] = coin_balance(user=self.user)
-        return state

@@ -97,7 +97,9 @@ class SentGift(models.Model):
     # SHARE lock on the referenced row, so every gift to a room, and every send of the same
     # gift, would queue on one row (the hot rows DESIGN §2 forbids; measured: +49% gifts/s
     # without them). gift_post reads both rows in the same call, and a trigger refuses to
-    # delete a stream or a gift that has sends (migrations 0007, PostgreSQL; 0011, SQLite).
+    # delete a stream or a gift that has sends (migration 0007, PostgreSQL; SQLite relies on
+    # the ORM's PROTECT: a trigger there naming SentGift would break every later migration
+    # that rebuilds the table).
     # Both indexed through the composite index and unique constraint below.
     stream = models.ForeignKey(
         Stream, on_delete=models.PROTECT, related_name="gifts", db_constraint=False, db_index=False

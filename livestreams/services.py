@@ -150,7 +150,8 @@ async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, k
     loop, with no hop to a worker thread and back: under load that hop, and the threads'
     contention for the interpreter, cost more than the gift itself (bench/websocket_gifts.py).
     Elsewhere gift_send runs on a worker thread. The sender's verified address and profile
-    are read on a thread the first time only."""
+    are read on a thread when not known (accounts.selectors.email_verified remembers a yes
+    for good, a no for a few seconds)."""
     if not (_in_one_call() and realtime.boards_kept()):
         return await database_sync_to_async(gift_send, thread_sensitive=False)(
             sender=sender, stream_id=stream_id, gift_slug=gift_slug, quantity=quantity, key=key,
@@ -459,18 +460,19 @@ def stream_viewers_seen(*, stream_id: int, count: int) -> None:
     Stream.objects.filter(pk=stream_id, peak_viewers__lt=count).update(peak_viewers=count)
 
 
-def viewers_announce(stream_ids: list[int]) -> list[int]:
+def viewers_announce(seen: dict[int, int]) -> list[int]:
     """Each room's viewer count to the room, once per interval whichever process holds it
-    (realtime.viewers_changed), and the stream's peak remembered. Returns the rooms another
+    (realtime.viewers_changed), and the stream's peak remembered: the highest of the count
+    now and the counts its joins saw since the last tick (`seen`). Returns the rooms another
     process announced this interval: they are tried again at the next tick."""
-    counts = realtime.viewers_of(stream_ids)
+    counts = realtime.viewers_of(list(seen))
     unclaimed = []
-    for stream_id in stream_ids:
+    for stream_id, highest in seen.items():
         if not realtime.viewers_claim(stream_id):
             unclaimed.append(stream_id)
             continue
         realtime.broadcast(stream_id, {"type": "viewers", "count": counts[stream_id]})
-        stream_viewers_seen(stream_id=stream_id, count=counts[stream_id])
+        stream_viewers_seen(stream_id=stream_id, count=max(highest, counts[stream_id]))
     return unclaimed
 
 

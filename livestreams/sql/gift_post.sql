@@ -22,7 +22,7 @@
 -- The creator's share is exact per fan per stream (DESIGN §2): a gift earns
 -- floor(new_total * share) - floor(old_total * share) on the fan's running total in the
 -- stream, named and anonymous sends together. Installed by the newest livestreams migration
--- that freezes a copy of it; tests/livestreams/test_gift_paths.py holds the two together.
+-- that freezes a copy of it; tests/config/test_sql_files.py holds the two together.
 --
 -- enable_seqscan is off inside the call (wallet_post's statements too): each finds its rows
 -- by a key, and a session keeps the plans it made at its first gifts. Made while SentGift and

@@ -73,10 +73,12 @@
     ws.onmessage = function (msg) {
       var f;
       try { f = JSON.parse(msg.data); } catch (e) { return; }
+      if (f.type === "resync") { self.send({ type: "sync" }); return; }  // fell behind: state again
       if (f.type === "state") self.lastSeq = f.seq || 0;
       else if (typeof f.seq === "number") {
+        if (f.seq <= self.lastSeq) return;  // already in the state, or seen
         if (self.lastSeq && f.seq > self.lastSeq + 1) self.send({ type: "sync" });
-        self.lastSeq = Math.max(self.lastSeq, f.seq);
+        self.lastSeq = f.seq;
       }
       self.onFrame(f);
     };

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from livestreams.models import ChatMessage, RoomBan, SentGift, Stream
+from livestreams.models import ChatMessage, RoomBan, SentGift
 from livestreams.services import room_ban
 from tests.accounts.factories import UserFactory
 from tests.livestreams.factories import fan_with, live_stream

@@ -10,6 +10,7 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from livestreams import realtime
+from livestreams.realtime import adapters
 
 
 def test_counters_count_and_expire_from_first_use():
@@ -19,7 +20,7 @@ def test_counters_count_and_expire_from_first_use():
     assert cache.get(key) == 5  # plain integers, readable through the cache API
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        client = backend._cache.get_client(write=True)
+        client = adapters.redis_client(backend)
         ttl = client.ttl(backend.make_and_validate_key(key))
         assert 0 < ttl <= 60  # set when the counter was made, not renewed by the second add
         assert client.ttl(backend.make_and_validate_key(key + ":b")) == -1  # no timeout: kept
@@ -154,7 +155,7 @@ def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room):
     # The board is lost (expired, evicted) while a gift is on its way: the rebuild reads
     # the database, which has not got the newest total yet, and keeps the newer one.
     backend = caches["default"]
-    client = backend._cache.get_client(write=True)
+    client = adapters.redis_client(backend)
     client.delete(*realtime._board_keys(backend, room.id))
     room.rows[2] = realtime.Gifter(2, 7, _label("bob"))
     newest = realtime.Gifter(1, 30, _label("ann"))
@@ -170,7 +171,7 @@ def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room):
 def test_relabel_changes_a_line_of_an_existing_board_only(room):
     realtime.board_relabel(room.id, 1, _label("ghost"))  # no board: nothing is made
     backend = caches["default"]
-    client = backend._cache.get_client(write=True)
+    client = adapters.redis_client(backend)
     assert not client.exists(*realtime._board_keys(backend, room.id))
     room.gift(1, "ann", 3)
     hidden = {"handle": None, "name": "Anonymous", "anonymous": True}

@@ -8,8 +8,11 @@ giftcast_flushing, which the delete triggers let through.
 
 SQLite drops a table's triggers when a migration rebuilds the table (an AlterField there
 copies it into a new one): a migration that does that to wallet_account or
-wallet_transaction must create these again. tests/wallet/test_ledger_keep.py fails on SQLite
-if they are missing.
+wallet_transaction must create these again. tests/wallet/test_ledger_schema.py
+(test_accounts_cannot_be_deleted_or_renumbered, test_transactions_cannot_…) fails on SQLite
+if they are missing. The triggers name no other table, so rebuilding another table is
+unaffected (a trigger naming, say, livestreams_sentgift would make SQLite refuse to rename
+that table's rebuilt copy).
 """
 
 from django.db import migrations

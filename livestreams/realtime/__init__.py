@@ -19,20 +19,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import redis.asyncio
-from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
+from . import adapters, hub
+
+_cache = adapters.shared_cache
+
 COMBO_SECONDS = 5
 logger = logging.getLogger(__name__)
-
-
-def group_name(stream_id: int) -> str:
-    return f"stream.{stream_id}"
 
 
 def _incr(key: str, by: int = 1, *, timeout: int | None = None) -> int:
@@ -40,9 +37,9 @@ def _incr(key: str, by: int = 1, *, timeout: int | None = None) -> int:
     once the counter exists."""
     for _ in range(3):
         try:
-            return cache.incr(key, by)
+            return _cache().incr(key, by)
         except ValueError:  # missing (or just expired): make it, then count
-            cache.add(key, 0, timeout=timeout)
+            _cache().add(key, 0, timeout=timeout)
     raise RuntimeError(f"cache counter {key} keeps vanishing")
 
 
@@ -51,7 +48,7 @@ def _incr(key: str, by: int = 1, *, timeout: int | None = None) -> int:
 # rest as a list) and the libraries it includes (`--! uses: …`); the loader binds each name
 # to a Lua local of the same name, and callers pass them by name (LuaScript.bind), so
 # nothing counts KEYS or ARGV positions.
-LUA_DIR = Path(__file__).with_name("lua")
+LUA_DIR = Path(__file__).parent.parent / "lua"
 
 
 @dataclass(frozen=True)
@@ -116,7 +113,7 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
     On Redis (Django's RedisCache) one script call does them all; Django's own incr costs
     two round trips a counter, and a gift moves three. Elsewhere, one _incr each.
     """
-    backend = caches["default"]
+    backend = _cache()
     if not isinstance(backend, RedisCache):
         return [_incr(key, by, timeout=timeout) for key, by, timeout in counters]
     return [int(value) for value in _script(backend, COUNT)(*_count_call(backend, counters))]
@@ -124,7 +121,7 @@ def _count(*counters: tuple[str, int, int | None]) -> list[int]:
 
 async def _acount(*counters: tuple[str, int, int | None]) -> list[int]:
     """_count for async code on Redis, awaited on the event loop's own Redis client."""
-    backend = caches["default"]
+    backend = _cache()
     answer = await _ascript(backend, COUNT)(*_count_call(backend, counters))
     return [int(value) for value in answer]
 
@@ -144,11 +141,12 @@ def _script(backend: RedisCache, lua: LuaScript):
     scripts = backend.__dict__.setdefault("_giftcast_scripts", {})
     script = scripts.get(lua.name)
     if script is None:
-        client = backend._cache.get_client(write=True)
+        client = adapters.redis_client(backend)
         script = scripts[lua.name] = client.register_script(lua.source)
     return script
 
 
+ASYNC_REDIS_CONNECTIONS = 32
 _aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> (client, scripts)
 
 
@@ -158,7 +156,12 @@ def _ascript(backend: RedisCache, lua: LuaScript):
     loop = asyncio.get_running_loop()
     client, scripts = _aclients.get(loop) or (None, None)
     if client is None:
-        client = redis.asyncio.Redis.from_url(backend._servers[0])
+        # A bounded pool that makes callers wait their turn: a join storm awaits hundreds of
+        # presence calls at once, and redis-py's default pool refuses past its limit.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            adapters.redis_url(backend), max_connections=ASYNC_REDIS_CONNECTIONS, timeout=20
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
         client, scripts = _aclients[loop] = (client, {})
     script = scripts.get(lua.name)
     if script is None:
@@ -167,27 +170,13 @@ def _ascript(backend: RedisCache, lua: LuaScript):
 
 
 def current_seq(stream_id: int) -> int:
-    return cache.get(f"room:{stream_id}:seq", 0)
+    return _cache().get(f"room:{stream_id}:seq", 0)
 
 
 def room_channel(stream_id: int) -> str:
-    """The channel-layer channel the scripts publish a room's frames to, or "" when the
-    layer is not one they can publish to (then _send does, from Python)."""
-    layer = settings.CHANNEL_LAYERS.get("default", {})
-    config = layer.get("CONFIG", {})
-    hosts = config.get("hosts", [])
-    if (
-        layer.get("BACKEND") != "channels_redis.pubsub.RedisPubSubChannelLayer"
-        or config.get("serializer_format") != "json"
-        or config.get("symmetric_encryption_keys")
-        or len(hosts) != 1
-    ):
-        return ""
-    address = hosts[0].get("address") if isinstance(hosts[0], dict) else hosts[0]
-    if address != settings.CACHES["default"].get("LOCATION"):
-        return ""
-    # channels_redis' name for a group's channel (RedisPubSubLoopLayer._get_group_channel_name)
-    return f"{config.get('prefix', 'asgi')}__group__{group_name(stream_id)}"
+    """The Redis channel the scripts publish a room's frames on (the hub subscribes to it),
+    or "" without Redis (then _send hands them to the hub)."""
+    return hub.room_channel(stream_id) if isinstance(_cache(), RedisCache) else ""
 
 
 def _encode(event: dict) -> str:
@@ -197,7 +186,7 @@ def _encode(event: dict) -> str:
 def broadcast(stream_id: int, *events: dict) -> list[dict]:
     """Stamp the room's next `seq` numbers on `events` and send them, in order, to everyone in
     the room. Returns the stamped events. The one way anything reaches a room."""
-    backend = caches["default"]
+    backend = _cache()
     channel = room_channel(stream_id) if isinstance(backend, RedisCache) else ""
     if not channel:
         (last,) = _count((f"room:{stream_id}:seq", len(events), None))
@@ -256,7 +245,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     not all there. Elsewhere (one process, no Redis) `ranking` is read each time. Returns
     the frame as sent, in a list as `broadcast` does.
     """
-    backend = caches["default"]
+    backend = _cache()
     if not isinstance(backend, RedisCache):
         combo, last = _count(
             (f"room:{stream_id}:combo:{sender_id}:{slug}", quantity, COMBO_SECONDS),
@@ -270,10 +259,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     answer = _script(backend, GIFT)(*GIFT.bind(**named))
     if len(answer) == 2:  # the board is not all there: rebuilt from the database
         answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
-    frame = _gift_frame(gift, answer)
-    if named["channel"]:  # the script published it
-        return [frame]
-    return _send(stream_id, [frame], frame.pop("seq"))
+    return [_gift_frame(gift, answer)]  # the script published it
 
 
 async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
@@ -281,22 +267,18 @@ async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: s
     """broadcast_gift for async code, on Redis only (boards_kept()): the same scripts,
     awaited on the event loop. `gifters`, read only to rebuild a board, runs on a worker
     thread (it reads the database)."""
-    backend = caches["default"]
+    backend = _cache()
     named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
     answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
     if len(answer) == 2:
         rows = await database_sync_to_async(gifters, thread_sensitive=False)()
         answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
-    frame = _gift_frame(gift, answer)
-    if not named["channel"]:  # a channel layer the script can't publish to: sent from here
-        await _group_send(group_name(stream_id), _message([frame]))
-    return [frame]
+    return [_gift_frame(gift, answer)]  # the script published it
 
 
 def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
                quantity: int, gifter: Gifter) -> dict:  # fmt: skip
-    """The gift script's keys and arguments, by name (livestreams/lua/gift.lua). `channel` is
-    the one it publishes to, or "" when the layer is not one it can publish to."""
+    """The gift script's keys and arguments, by name (livestreams/lua/gift.lua)."""
     board, labels = _board_keys(backend, stream_id)
     return {
         "combo_key": backend.make_and_validate_key(f"room:{stream_id}:combo:{sender_id}:{slug}"),
@@ -326,12 +308,12 @@ def _gift_frame(gift: dict, answer: list) -> dict:
 
 def boards_kept() -> bool:
     """Whether rooms keep a live board (on Redis) that broadcast_gift reads rankings from."""
-    return isinstance(caches["default"], RedisCache)
+    return isinstance(_cache(), RedisCache)
 
 
 def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
     """A gifter's label changed: their line on the room's board (if it has one) shows it."""
-    backend = caches["default"]
+    backend = _cache()
     if isinstance(backend, RedisCache):
         _, labels = _board_keys(backend, stream_id)
         call = RELABEL.bind(labels=labels, member=_member(gifter_id), label=_encode(label))
@@ -339,28 +321,19 @@ def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
 
 
 def _send(stream_id: int, events, last: int) -> list[dict]:
+    """Without Redis: the stamped frames to this process's viewers (realtime.hub), each
+    encoded once here, on the event loop."""
     first = last - len(events) + 1
-    stamped = [{**event, "seq": first + i} for i, event in enumerate(events)]
-    # One channel-layer message per broadcast, however many frames: one publish on Redis.
-    _run(_group_send, group_name(stream_id), _message(stamped))
+    stamped = [{"seq": first + i, **event} for i, event in enumerate(events)]
+    _run(hub.adeliver, stream_id, [_encode(event) for event in stamped])
     return stamped
-
-
-def _message(stamped: list[dict]) -> dict:
-    """The channel-layer message taking frames to a room (RoomConsumer.room_events): each
-    frame as its text, encoded once here rather than once for every viewer."""
-    return {"type": "room.events", "frames": [_encode(event) for event in stamped]}
-
-
-async def _group_send(group: str, message: dict) -> None:
-    await get_channel_layer().group_send(group, message)
 
 
 _thread = threading.local()
 
 
 def _run(function, *args) -> None:
-    """Run an async channel-layer function from sync code.
+    """Run an async function (the hub's delivery) from sync code.
 
     In the server every sync call descends from the event loop (a consumer or view run via
     sync_to_async): the call is queued to that loop and this thread goes on without waiting
@@ -368,7 +341,7 @@ def _run(function, *args) -> None:
     with no such loop (a management command, a worker thread) runs it on an event loop of its
     own, kept for the thread's life (async_to_sync would start a thread and a loop per call).
     """
-    main_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    main_loop = adapters.calling_loop()
     if main_loop is not None and main_loop.is_running():
         main_loop.call_soon_threadsafe(_enqueue, main_loop, function, args)
         return
@@ -455,7 +428,7 @@ def _presence(backend: RedisCache, stream_id: int, action: str, connections) -> 
 
 def viewers_join(stream_id: int, connection: str) -> int:
     """`connection` (a websocket's channel name) is watching the room; the room's count."""
-    backend = caches["default"]
+    backend = _cache()
     if not isinstance(backend, RedisCache):
         return _count((f"room:{stream_id}:viewers", 1, None))[0]
     with _present_lock:
@@ -464,11 +437,27 @@ def viewers_join(stream_id: int, connection: str) -> int:
     return _presence(backend, stream_id, "join", [connection])
 
 
+async def aviewers_join(stream_id: int, connection: str) -> int:
+    """viewers_join on the event loop (no worker thread): on Redis the presence script is
+    awaited on the loop's own client; the local-memory counter is a dictionary's."""
+    backend = _cache()
+    if not isinstance(backend, RedisCache):
+        return _count((f"room:{stream_id}:viewers", 1, None))[0]
+    with _present_lock:
+        _present.setdefault(stream_id, set()).add(connection)
+        _presence_beat_start()
+    call = PRESENCE.bind(
+        present=backend.make_and_validate_key(f"room:{stream_id}:present"),
+        now=time.time(), action="join", ttl=PRESENCE_SECONDS, connections=[connection],
+    )  # fmt: skip
+    return int(await _ascript(backend, PRESENCE)(*call))
+
+
 def viewers_leave(stream_id: int, connection: str) -> int:
-    backend = caches["default"]
+    backend = _cache()
     if not isinstance(backend, RedisCache):
         try:
-            return max(cache.decr(f"room:{stream_id}:viewers"), 0)
+            return max(_cache().decr(f"room:{stream_id}:viewers"), 0)
         except ValueError:
             return 0
     with _present_lock:
@@ -485,12 +474,12 @@ def viewers(stream_id: int) -> int:
 
 def viewers_of(stream_ids: list[int]) -> dict[int, int]:
     """Viewer counts of several rooms, in one round trip."""
-    backend = caches["default"]
+    backend = _cache()
     if not isinstance(backend, RedisCache):
-        counts = cache.get_many([f"room:{pk}:viewers" for pk in stream_ids])
+        counts = _cache().get_many([f"room:{pk}:viewers" for pk in stream_ids])
         return {pk: max(counts.get(f"room:{pk}:viewers", 0), 0) for pk in stream_ids}
     since = time.time() - PRESENCE_SECONDS
-    pipe = backend._cache.get_client(write=False).pipeline(transaction=False)
+    pipe = adapters.redis_client(backend).pipeline(transaction=False)
     for pk in stream_ids:
         pipe.zcount(backend.make_and_validate_key(f"room:{pk}:present"), since, "+inf")
     return {pk: int(count) for pk, count in zip(stream_ids, pipe.execute(), strict=True)}
@@ -503,49 +492,64 @@ def viewers_of(stream_ids: list[int]) -> dict[int, int]:
 # interval. Across processes a room's announcement is claimed in the cache for the
 # interval, so several processes holding one room still send one frame per interval; a
 # process that loses the claim keeps its mark and tries at the next tick.
-_viewers_marked: set[int] = set()
-_viewers_tickers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> task
+_viewers_tickers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> _Ticker
 
 
-def viewers_changed(stream_id: int, announce: Callable[[list[int]], list[int]]) -> None:
-    """On the event loop: the room's count changed; `announce(rooms)` (sync, run on a worker
-    thread) sends the counts of those it can claim and returns those it could not."""
-    _viewers_marked.add(stream_id)
+class _Ticker:
+    """One event loop's marked rooms (each with the highest count seen since it was last
+    announced, for the stream's peak) and the task announcing them."""
+
+    def __init__(self, loop, announce):
+        self.marked: dict[int, int] = {}
+        self.announce = announce
+        self.task = loop.create_task(self.run(), name="giftcast-viewers")
+
+    async def run(self) -> None:
+        """Announce the marked rooms each interval; ends after an interval with none marked
+        (the next change starts it again)."""
+        while True:
+            await asyncio.sleep(settings.ROOM_VIEWERS_INTERVAL)
+            if not self.marked:
+                return
+            rooms, self.marked = self.marked, {}
+            try:
+                unclaimed = await database_sync_to_async(self.announce, thread_sensitive=False)(
+                    rooms
+                )
+            except Exception:  # Redis or the database away for a moment: the next tick tries
+                logger.exception("viewer counts not announced")
+                unclaimed = list(rooms)
+            for stream_id in unclaimed:
+                self.marked[stream_id] = max(self.marked.get(stream_id, 0), rooms[stream_id])
+
+
+def viewers_changed(stream_id: int, announce: Callable[[dict[int, int]], list[int]],
+                    count: int = 0) -> None:  # fmt: skip
+    """On the event loop: the room's count changed (to `count`, when known). At the next
+    tick `announce({room: highest count seen})`, sync, on a worker thread, sends the counts
+    of the rooms it can claim and returns those it could not (marked again)."""
     loop = asyncio.get_running_loop()
-    task = _viewers_tickers.get(loop)
-    if task is None or task.done():
-        _viewers_tickers[loop] = loop.create_task(
-            _viewers_ticker(announce), name="giftcast-viewers"
-        )
-
-
-async def _viewers_ticker(announce) -> None:
-    """Announce the marked rooms each interval; ends after an interval with none marked (the
-    next change starts it again)."""
-    while True:
-        await asyncio.sleep(settings.ROOM_VIEWERS_INTERVAL)
-        if not _viewers_marked:
-            return
-        rooms = sorted(_viewers_marked)
-        _viewers_marked.clear()
-        try:
-            unclaimed = await database_sync_to_async(announce, thread_sensitive=False)(rooms)
-        except Exception:  # Redis or the database away for a moment: the next tick tries again
-            logger.exception("viewer counts not announced")
-            unclaimed = rooms
-        _viewers_marked.update(unclaimed)
+    ticker = _viewers_tickers.get(loop)
+    if ticker is None or ticker.task.done():
+        ticker = _viewers_tickers[loop] = _Ticker(loop, announce)
+    ticker.marked[stream_id] = max(ticker.marked.get(stream_id, 0), count)
 
 
 def viewers_claim(stream_id: int) -> bool:
-    """Whether this process announces the room's count for the coming interval."""
-    return cache.add(
-        f"room:{stream_id}:viewers-announced", 1, timeout=settings.ROOM_VIEWERS_INTERVAL
-    )
+    """Whether this process announces the room's count for the coming interval (claimed in
+    the cache for ROOM_VIEWERS_INTERVAL, to the millisecond on Redis)."""
+    key = f"room:{stream_id}:viewers-announced"
+    backend = _cache()
+    if isinstance(backend, RedisCache):
+        milliseconds = max(1, int(settings.ROOM_VIEWERS_INTERVAL * 1000))
+        client = adapters.redis_client(backend)
+        return bool(client.set(backend.make_and_validate_key(key), 1, nx=True, px=milliseconds))
+    return _cache().add(key, 1, timeout=settings.ROOM_VIEWERS_INTERVAL)
 
 
 def presence_beat() -> None:
     """Renew this process's connections in every room it holds (run every PRESENCE_BEAT)."""
-    backend = caches["default"]
+    backend = _cache()
     with _present_lock:
         rooms = {stream_id: list(members) for stream_id, members in _present.items()}
     for stream_id, members in rooms.items():

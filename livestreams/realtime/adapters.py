@@ -1,0 +1,149 @@
+"""Every touch of another library's private parts that the rooms need, in one place.
+
+An upgrade of daphne, redis-py or Django's cache that moves one of these breaks here, and
+tests/livestreams/test_adapters.py says which. Nothing else in the project reaches past a
+library's public API for the rooms.
+
+- Django's cache handler: one backend object for the whole process (`create_connection`).
+  `caches[alias]` gives each thread and each async context a backend of its own, and on
+  Redis each of those a connection pool, so every viewer's first call opened a Redis
+  connection (a join storm spent an eighth of its CPU connecting).
+- Django's RedisCache: the redis-py client it holds (`_cache.get_client`) and its server
+  URLs (`_servers`), so the scripts run on the cache's own pool and the rooms' subscriber
+  reaches the same server.
+- asgiref: the event loop a sync thread was called from (`SyncToAsync.threadlocal`), so a
+  broadcast from sync code is handed to that loop instead of starting one of its own.
+- channels: the `send` that SessionMiddleware wraps (`InstanceSessionWrapper.real_send`;
+  a websocket frame never touches the session, only the handshake's reply does).
+- daphne: the websocket protocol behind an ASGI `send` (`functools.partial` of the server's
+  `handle_reply` with the protocol), so the room's frames are written to each connection
+  directly (autobahn's public PreparedMessage / sendPreparedMessage, made for broadcast),
+  with its transport's back-pressure (Twisted's public registerProducer).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from asgiref.sync import SyncToAsync
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+_shared = None
+
+
+def shared_cache():
+    """The default cache, one backend object for the process (thread-safe: redis-py's pool,
+    or the local-memory cache's lock)."""
+    global _shared
+    if _shared is None:
+        _shared = caches.create_connection("default")
+    return _shared
+
+
+@receiver(setting_changed)
+def _caches_changed(setting, **kwargs):
+    global _shared
+    if setting == "CACHES":
+        _shared = None
+
+
+def redis_client(backend: RedisCache):
+    """The cache's redis-py client (thread-safe over its connection pool)."""
+    return backend._cache.get_client(write=True)
+
+
+def redis_url(backend: RedisCache) -> str:
+    """The URL of the cache's (first) Redis server."""
+    return backend._servers[0]
+
+
+def calling_loop():
+    """The event loop that called this sync thread through sync_to_async, if any."""
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+class DaphneWriter:
+    """Writes a room's frames straight into a daphne websocket connection, and knows when
+    the connection's outgoing buffer is full: Twisted pauses its transport's producer past
+    64 KiB and resumes it once drained. The producer daphne's HTTP channel registered at the
+    handshake is kept in the loop (told everything, as before)."""
+
+    __slots__ = ("protocol", "paused", "on_resume", "inner")
+
+    def __init__(self, protocol, on_resume):
+        self.protocol = protocol
+        self.paused = False
+        self.on_resume = on_resume
+        transport = protocol.transport
+        self.inner = transport.producer
+        if self.inner is not None:
+            transport.unregisterProducer()
+        transport.registerProducer(self, True)
+
+    # IPushProducer, called by Twisted
+    def pauseProducing(self):  # noqa: N802 - Twisted's name
+        self.paused = True
+        if self.inner is not None:
+            self.inner.pauseProducing()
+
+    def resumeProducing(self):  # noqa: N802 - Twisted's name
+        self.paused = False
+        if self.inner is not None:
+            self.inner.resumeProducing()
+        self.on_resume()
+
+    def stopProducing(self):  # noqa: N802 - Twisted's name
+        self.paused = True
+        if self.inner is not None:
+            self.inner.stopProducing()
+
+    @property
+    def open(self) -> bool:
+        return self.protocol.state == self.protocol.STATE_OPEN
+
+    def write(self, prepared) -> None:
+        """One text frame, framed once for every connection (prepare())."""
+        self.protocol.sendPreparedMessage(prepared)
+
+    def close(self) -> None:
+        pass  # the connection is going: Twisted lets go of its producer itself
+
+
+def prepare(payload: bytes):
+    """A text frame (its UTF-8 bytes) framed once, to be written to many connections:
+    autobahn's PreparedMessage (for a connection that negotiated compression autobahn
+    compresses it there instead)."""
+    from autobahn.websocket.protocol import PreparedMessage
+
+    return PreparedMessage(payload, False, False, False)
+
+
+def server_send(send):
+    """The server's own `send` under the middleware's wrappers (channels' session wrapper)."""
+    for _ in range(8):
+        wrapper = getattr(send, "__self__", None)
+        inner = getattr(wrapper, "real_send", None)
+        if inner is None:
+            return send
+        send = inner
+    return send
+
+
+def direct_writer(send, on_resume):
+    """A writer for the connection behind ASGI `send` when the server is one this module
+    knows (daphne), else None (the caller then sends through `send`, frame by frame)."""
+    send = server_send(send)
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # pragma: no cover - daphne is installed with the project
+        return None
+    protocol = send.args[0]
+    transport = protocol.transport if isinstance(protocol, WebSocketProtocol) else None
+    if transport is None or not hasattr(transport, "registerProducer"):
+        return None
+    return DaphneWriter(protocol, on_resume)
