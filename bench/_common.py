@@ -233,6 +233,29 @@ def redis_use(url: str) -> None:
     os.environ["BENCH_REDIS_URL"] = url
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on, for a server a benchmark starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, seconds: float = 30) -> None:
+    """Until something accepts connections on `port` (a server a benchmark started)."""
+    import socket
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listening on port {port}")
+
+
 def bench_args(doc: str, extra: list[tuple[str, dict]] = ()):
     """The options the benchmarks take (plus `extra` ones: (flag, add_argument options))."""
     import argparse

@@ -39,7 +39,15 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import REDIS_OPTION, ROOT, bench_args, drop_databases, redis_use  # noqa: E402
+from _common import (  # noqa: E402
+    REDIS_OPTION,
+    ROOT,
+    bench_args,
+    drop_databases,
+    free_port,
+    redis_use,
+    wait_port,
+)  # fmt: skip
 
 RATE = "1000000/1"  # the fan's gift rate limit: measure the room, not the limiter
 os.environ.setdefault("GIFT_RATE_LIMIT", RATE)
@@ -393,27 +401,6 @@ def show(reports: list[dict], args) -> None:
           + ", ".join(f"{k} {v}/s" for k, v in sustained.items()))  # fmt: skip
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int) -> None:
-    import socket
-
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listening on {port}")
-
-
 def giftcast_setup() -> tuple[int, str]:
     """A live stream and one signed-in, verified fan with coins: (stream id, session cookie)."""
     from gift_throughput import setup as gift_setup
@@ -443,10 +430,10 @@ def main() -> int:
     redis_use(args.redis)
     reports = []
     if not args.skip_bare:
-        port = _free_port()
+        port = free_port()
         bare = mp.Process(target=bare_server, args=(port,))
         bare.start()
-        _wait_port(port)
+        wait_port(port)
         try:
             reports.append(
                 run("bare websockets", bare.pid, f"ws://127.0.0.1:{port}/ws/live/1/", None, args)
@@ -459,7 +446,7 @@ def main() -> int:
     from django.db import connection
 
     connection.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
            "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
     if args.server == "daphne":
@@ -483,7 +470,7 @@ def main() -> int:
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
                               preexec_fn=_raise_open_files)  # fmt: skip
     try:
-        _wait_port(port)
+        wait_port(port)
         pid = server.pid
         if args.profile:
             pid = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -38,9 +37,11 @@ from _common import (  # noqa: E402
     bench_args,
     django_setup,
     drop_databases,
+    free_port,
     pgbench,
     redis_use,
     run_workers,
+    wait_port,
 )
 from gift_throughput import gifts
 from gift_throughput import setup as gift_setup
@@ -68,12 +69,6 @@ def sessions(fans: list[int]) -> dict[int, str]:
     return keys
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
     env = {**os.environ, "DATABASE_URL": f"{SERVER}/{BENCH_DB}", "GIFT_RATE_LIMIT": RATE,
            "DJANGO_SETTINGS_MODULE": "config.settings.local"}  # fmt: skip
@@ -85,7 +80,7 @@ def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
         env.pop("REDIS_URL", None)
     procs, ports = [], []
     for _ in range(count):
-        port = _free_port()
+        port = free_port()
         procs.append(
             subprocess.Popen(
                 [
@@ -106,15 +101,7 @@ def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
         )
         ports.append(port)
     for port in ports:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"daphne on port {port} did not start")
+        wait_port(port)
     return procs, ports
 
 

@@ -180,21 +180,17 @@ def postgresql_only(*statements: str):
     """A RunPython function that executes `statements` on PostgreSQL and nothing elsewhere
     (database functions and triggers the SQLite path does without). Sent without
     parameters, so the driver leaves a function body's `%` alone."""
-
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            with schema_editor.connection.cursor() as cursor:
-                for statement in statements:
-                    cursor.execute(statement)
-
-    return run
+    return _vendor_only("postgresql", statements)
 
 
 def sqlite_only(*statements: str):
     """postgresql_only for SQLite: the embedded default's own triggers."""
+    return _vendor_only("sqlite", statements)
 
+
+def _vendor_only(vendor: str, statements):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "sqlite":
+        if schema_editor.connection.vendor == vendor:
             with schema_editor.connection.cursor() as cursor:
                 for statement in statements:
                     cursor.execute(statement)

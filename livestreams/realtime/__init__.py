@@ -419,21 +419,28 @@ _present_lock = threading.Lock()
 
 
 def _presence(backend: RedisCache, stream_id: int, action: str, connections) -> int:
-    call = PRESENCE.bind(
+    return int(_script(backend, PRESENCE)(*_presence_call(backend, stream_id, action, connections)))
+
+
+def _presence_call(backend: RedisCache, stream_id: int, action: str, connections):
+    return PRESENCE.bind(
         present=backend.make_and_validate_key(f"room:{stream_id}:present"),
         now=time.time(), action=action, ttl=PRESENCE_SECONDS, connections=list(connections),
     )  # fmt: skip
-    return int(_script(backend, PRESENCE)(*call))
 
 
-def viewers_join(stream_id: int, connection: str) -> int:
-    """`connection` (a websocket's channel name) is watching the room; the room's count."""
-    backend = _cache()
-    if not isinstance(backend, RedisCache):
-        return _count((f"room:{stream_id}:viewers", 1, None))[0]
+def _present_add(stream_id: int, connection: str) -> None:
     with _present_lock:
         _present.setdefault(stream_id, set()).add(connection)
         _presence_beat_start()
+
+
+def viewers_join(stream_id: int, connection: str) -> int:
+    """`connection` (a websocket's own id) is watching the room; the room's count."""
+    backend = _cache()
+    if not isinstance(backend, RedisCache):
+        return _count((f"room:{stream_id}:viewers", 1, None))[0]
+    _present_add(stream_id, connection)
     return _presence(backend, stream_id, "join", [connection])
 
 
@@ -443,13 +450,8 @@ async def aviewers_join(stream_id: int, connection: str) -> int:
     backend = _cache()
     if not isinstance(backend, RedisCache):
         return _count((f"room:{stream_id}:viewers", 1, None))[0]
-    with _present_lock:
-        _present.setdefault(stream_id, set()).add(connection)
-        _presence_beat_start()
-    call = PRESENCE.bind(
-        present=backend.make_and_validate_key(f"room:{stream_id}:present"),
-        now=time.time(), action="join", ttl=PRESENCE_SECONDS, connections=[connection],
-    )  # fmt: skip
+    _present_add(stream_id, connection)
+    call = _presence_call(backend, stream_id, "join", [connection])
     return int(await _ascript(backend, PRESENCE)(*call))
 
 
