@@ -21,7 +21,10 @@ here); each reports its own CPU, printed so a client that was the limit shows.
 
     .venv/bin/python bench/fanout.py [--viewers 1000] [--join-rate 200] [--gift-rate 10]
         [--seconds 20] [--ramp] [--client-procs 4] [--server daphne|uvicorn] [--skip-bare]
-        [--redis URL]
+        [--redis URL] [--server-log FILE] [--profile FILE]
+
+`--server uvicorn` and `--profile` (py-spy, sampling the server) need those installed in the
+project's environment (`.venv/bin/pip install uvicorn py-spy`); they are not dependencies.
 """
 
 from __future__ import annotations
@@ -426,6 +429,12 @@ def main() -> int:
     ])  # fmt: skip
     if args.redis == "none":
         raise SystemExit("the big room is measured on Redis, as deployed (--redis URL)")
+    import importlib.util
+
+    if args.server == "uvicorn" and importlib.util.find_spec("uvicorn") is None:
+        raise SystemExit("--server uvicorn needs uvicorn: .venv/bin/pip install uvicorn")
+    if args.profile and not Path(sys.executable).with_name("py-spy").exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     _raise_open_files()
     redis_use(args.redis)
     reports = []
