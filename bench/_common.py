@@ -242,6 +242,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def daphne_command(port: int) -> list[str]:
+    """The command line of a daphne server for the site on 127.0.0.1:`port`."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "config.asgi:application",
+    ]
+
+
 def wait_port(port: int, seconds: float = 30) -> None:
     """Until something accepts connections on `port` (a server a benchmark started)."""
     import socket

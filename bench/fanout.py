@@ -46,6 +46,7 @@ from _common import (  # noqa: E402
     REDIS_OPTION,
     ROOT,
     bench_args,
+    daphne_command,
     drop_databases,
     free_port,
     redis_use,
@@ -459,16 +460,7 @@ def main() -> int:
     env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
            "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
     if args.server == "daphne":
-        command = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ]
+        command = daphne_command(port)
     else:
         command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
                    "--no-access-log", "--ws-max-queue", "100000", "config.asgi:application"]  # fmt: skip

@@ -35,6 +35,7 @@ from _common import (  # noqa: E402
     SERVER,
     CpuMeter,
     bench_args,
+    daphne_command,
     django_setup,
     drop_databases,
     free_port,
@@ -83,16 +84,7 @@ def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
         port = free_port()
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "config.asgi:application",
-                ],
+                daphne_command(port),
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
