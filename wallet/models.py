@@ -344,13 +344,20 @@ class WebhookEventStatus(models.TextChoices):
     PROCESSED = "processed", "Processed"
     IGNORED = "ignored", "Ignored"
     REVIEW = "review", "Needs review"
+    HELD = "held", "Held for its payment"
 
 
 class WebhookEvent(models.Model):
-    """Each verified payment-provider event, once (its id is unique): redeliveries are no-ops."""
+    """Each verified payment-provider event, once (its id is unique): redeliveries are no-ops.
+
+    Stripe does not order its events: a refund or dispute can arrive before the checkout it
+    undoes has completed. Such an event is `held` under its payment intent and applied when
+    that payment lands (wallet.services.recharge_fulfil), so its coins are never kept.
+    """
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
+    payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(max_length=10, choices=WebhookEventStatus.choices)
     note = models.CharField(max_length=300, blank=True)
     payload = models.JSONField()
