@@ -279,7 +279,7 @@ class RechargeAdmin(admin.ModelAdmin):
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ("event_id", "type", "status", "note", "received_at")
     list_filter = ("status", "type")
-    search_fields = ("event_id",)
+    search_fields = ("event_id", "payment_intent")
 
 
 @admin.register(SpendingLimit)

@@ -29,6 +29,8 @@ from .models import (
     RechargeStatusChange,
     TransactionKind,
     Unit,
+    WebhookEvent,
+    WebhookEventStatus,
 )
 from .money import format_money
 from .payments import PaymentProviderError, get_provider
@@ -204,7 +206,67 @@ def recharge_fulfil(
             recharge.payment_intent_id = payment_intent
             recharge.save(update_fields=["payment_intent_id", "updated_at"])
         recharge_set_status(recharge=recharge, to=RechargeStatus.PAID, event_id=event_id)
+        if payment_intent:
+            _held_apply(recharge)
         return Fulfilment(recharge, credited=True)
+
+
+# Provider events that undo a payment, and the status each leaves its recharge in.
+UNDOING_EVENTS = {
+    "charge.refunded": RechargeStatus.REFUNDED,
+    "charge.dispute.created": RechargeStatus.DISPUTED,
+}
+
+
+def recharge_undo(
+    *, recharge: Recharge, to: str, amount_refunded: int | None = None, event_id: str = ""
+) -> str | None:
+    """A locked, paid recharge was refunded or disputed at the provider: claw its coins back.
+    A refund of less than the whole payment is left for staff: its note is returned."""
+    if to == RechargeStatus.REFUNDED and (amount_refunded or 0) < recharge.amount_minor:
+        note = f"partial refund of {amount_refunded} {recharge.currency}"
+        _flag(recharge, note, event_id)
+        return note
+    recharge_clawback(recharge=recharge, to=to, event_id=event_id)
+    return None
+
+
+def payment_intent_lock(intent: str) -> None:
+    """Serialise, per payment intent, holding an early refund or dispute with applying the
+    held ones on payment (on PostgreSQL; SQLite runs one writer at a time): else a refund
+    that misses a payment still committing, and a payment that misses a refund still
+    committing, would each miss the other. RetryLater if the lock takes too long."""
+    if connection.vendor != "postgresql":
+        return
+    _set_lock_timeout()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [intent])
+    except OperationalError as exc:
+        raise errors.RetryLater("The payment is busy; try again.") from exc
+
+
+def _held_apply(recharge: Recharge) -> None:
+    """Apply the refunds and disputes that arrived before this (locked, just credited)
+    recharge's payment, in the order they came, in the transaction that credited it: the
+    coins are never spendable."""
+    payment_intent_lock(recharge.payment_intent_id)
+    held = WebhookEvent.objects.select_for_update().filter(
+        payment_intent=recharge.payment_intent_id, status=WebhookEventStatus.HELD
+    )
+    for event in held.order_by("received_at", "pk"):
+        charge = event.payload["data"]["object"]
+        review = recharge_undo(
+            recharge=recharge,
+            to=UNDOING_EVENTS[event.type],
+            amount_refunded=charge.get("amount_refunded"),
+            event_id=event.event_id,
+        )
+        event.status = WebhookEventStatus.REVIEW if review else WebhookEventStatus.PROCESSED
+        event.note = (review or f"applied when recharge {recharge.pk} was paid")[:300]
+        event.save(update_fields=["status", "note"])
+        logger.info("webhook %s %s applied to recharge %s on payment",
+                    event.type, event.event_id, recharge.pk)  # fmt: skip
 
 
 def recharge_close(

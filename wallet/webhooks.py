@@ -19,12 +19,14 @@ from . import exceptions as errors
 from .models import Recharge, RechargeStatus, WebhookEvent, WebhookEventStatus
 from .payments import WebhookSecretMissing, verify_signature
 from .services import (
+    UNDOING_EVENTS,
     _locked,
     _set_lock_timeout,
-    recharge_clawback,
+    payment_intent_lock,
     recharge_close,
     recharge_decline,
     recharge_fulfil,
+    recharge_undo,
 )
 
 logger = logging.getLogger(__name__)
@@ -203,27 +205,22 @@ def _session_outcome(session: dict, event_id: str, *, paid_required: bool) -> tu
 
 def _charge_outcome(charge: dict, event_id: str, *, to: str) -> tuple[str, str]:
     intent = charge.get("payment_intent") or ""
+    if intent:
+        payment_intent_lock(intent)
     try:
         recharge = _locked(payment_intent_id=intent) if intent else None
     except Recharge.DoesNotExist:
         recharge = None
     if recharge is None:
+        if intent:  # perhaps before its checkout completed: Stripe does not order events
+            return WebhookEventStatus.HELD, "held until its payment lands"
         return WebhookEventStatus.IGNORED, "no recharge for this payment"
-    if to == RechargeStatus.REFUNDED and charge.get("amount_refunded", 0) < recharge.amount_minor:
-        recharge.needs_review = True
-        recharge.review_note = (
-            f"partial refund of {charge.get('amount_refunded')} {recharge.currency}"
-        )
-        recharge.save(update_fields=["needs_review", "review_note", "updated_at"])
-        return WebhookEventStatus.REVIEW, recharge.review_note
-    recharge_clawback(recharge=recharge, to=to, event_id=event_id)
-    return WebhookEventStatus.PROCESSED, f"recharge {recharge.pk} {to}"
-
-
-def _dispute_outcome(dispute: dict, event_id: str) -> tuple[str, str]:
-    return _charge_outcome(
-        {"payment_intent": dispute.get("payment_intent")}, event_id, to=RechargeStatus.DISPUTED
+    review = recharge_undo(
+        recharge=recharge, to=to, amount_refunded=charge.get("amount_refunded"), event_id=event_id
     )
+    if review:
+        return WebhookEventStatus.REVIEW, review
+    return WebhookEventStatus.PROCESSED, f"recharge {recharge.pk} {to}"
 
 
 def _declined(intent: dict, event_id: str) -> tuple[str, str]:
@@ -252,8 +249,10 @@ HANDLERS = {
     ),
     "checkout.session.async_payment_failed": lambda o, e: _closed(o, e, RechargeStatus.FAILED),
     "checkout.session.expired": lambda o, e: _closed(o, e, RechargeStatus.EXPIRED),
-    "charge.refunded": lambda o, e: _charge_outcome(o, e, to=RechargeStatus.REFUNDED),
-    "charge.dispute.created": _dispute_outcome,
+    **{
+        kind: lambda o, e, to=to: _charge_outcome(o, e, to=to)
+        for kind, to in UNDOING_EVENTS.items()
+    },
     "payment_intent.payment_failed": _declined,
 }
 # What each handler reads from `data.object` (event_decode refuses other shapes).
@@ -294,6 +293,8 @@ def webhook_process(event: dict) -> WebhookResult:
         except Recharge.DoesNotExist:
             status, note = WebhookEventStatus.IGNORED, "no such checkout session here"
         record.status, record.note = status, note[:300]
-        record.save(update_fields=["status", "note"])
+        if status == WebhookEventStatus.HELD:
+            record.payment_intent = obj["payment_intent"]
+        record.save(update_fields=["status", "note", "payment_intent"])
     logger.info("webhook %s %s: %s", event_type, event_id, note)
     return WebhookResult(200, note)
