@@ -56,7 +56,8 @@ class RechargeForm(forms.Form):
 
 
 class LimitsForm(forms.Form):
-    """The fan's three caps, in major units of their currency (empty = no limit)."""
+    """The fan's three caps, in major units of their currency (empty = no limit), shown as
+    they apply in it (`initial_minor`, converted when a cap was set in another currency)."""
 
     def __init__(
         self,
@@ -85,10 +86,15 @@ class LimitsForm(forms.Form):
                 widget=forms.NumberInput(attrs={"step": step, "placeholder": "No limit"}),
             )
 
-    def minor_amounts(self) -> dict[str, int | None]:
+    def changed_minor_amounts(self) -> dict[str, int | None]:
+        """The caps the fan changed, in minor units. A field left as the page showed it is
+        left alone: re-saving it would cancel a raise still waiting its 24 hours, or move a
+        limit the fan set in another currency into this one."""
         exponent = minor_exponent(self.currency)
         out = {}
         for kind in LimitKind:
+            if kind.value not in self.changed_data:
+                continue
             value = self.cleaned_data.get(kind.value)
             out[kind.value] = None if value in (None, "") else int(value.scaleb(exponent))
         return out

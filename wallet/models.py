@@ -380,10 +380,12 @@ class LimitKind(models.TextChoices):
 
 
 class SpendingLimit(models.Model):
-    """A cap a fan sets on their own recharges, in their currency's minor units.
+    """A cap a fan sets on their own recharges, in the minor units of the currency they set
+    it in (`currency`; a pending change keeps its own, `pending_currency`).
 
     Lowering takes effect at once; raising (or removing) only after a cooling-off period,
-    held in the pending_* fields until `pending_from`.
+    held in the pending_* fields until `pending_from`. A recharge in another currency is
+    measured against the cap through the price table (wallet.limits).
     """
 
     user = models.ForeignKey(
@@ -392,6 +394,7 @@ class SpendingLimit(models.Model):
     kind = models.CharField(max_length=12, choices=LimitKind.choices)
     currency = models.CharField(max_length=3)
     amount_minor = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    pending_currency = models.CharField(max_length=3, blank=True)
     pending_amount_minor = models.PositiveIntegerField(null=True, blank=True)
     pending_from = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -399,12 +402,17 @@ class SpendingLimit(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "kind"], name="wallet_limit_user_kind"),
+            models.CheckConstraint(
+                condition=Q(pending_from__isnull=True) | ~Q(pending_currency=""),
+                name="wallet_limit_pending_has_currency",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} limit of user {self.user_id}"
 
-    def effective_amount(self, now) -> int | None:
+    def in_force(self, now) -> tuple[str, int | None]:
+        """(currency, amount in its minor units or None for no limit) at `now`."""
         if self.pending_from is not None and self.pending_from <= now:
-            return self.pending_amount_minor
-        return self.amount_minor
+            return self.pending_currency, self.pending_amount_minor
+        return self.currency, self.amount_minor

@@ -252,7 +252,7 @@ def limits(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         try:
-            for kind, amount in form.minor_amounts().items():
+            for kind, amount in form.changed_minor_amounts().items():
                 limit_set(user=user, kind=kind, currency=currency, amount_minor=amount)
         except WalletError as exc:
             form.add_error(None, str(exc))

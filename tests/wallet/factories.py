@@ -60,3 +60,10 @@ def session_event(
     }
     obj.update(overrides)
     return {"id": event_id, "object": "event", "type": type, "data": {"object": obj}}
+
+
+def fan_moves(user, country: str):
+    """Change the fan's profile country, as the profile page does: they now pay in its currency."""
+    from accounts.services import profile_update
+
+    return profile_update(profile=user.profile, country=country)
