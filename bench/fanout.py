@@ -55,6 +55,7 @@ from _common import (  # noqa: E402
 
 RATE = "1000000/1"  # the fan's gift rate limit: measure the room, not the limiter
 os.environ.setdefault("GIFT_RATE_LIMIT", RATE)
+os.environ.setdefault("ROOM_FRAME_RATE_LIMIT", RATE)  # a bench connection sends far more
 BUDGET_MS = 250
 
 
@@ -457,7 +458,7 @@ def main() -> int:
 
     connection.close()
     port = free_port()
-    env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "ROOM_FRAME_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
            "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
     if args.server == "daphne":
         command = daphne_command(port)

@@ -49,6 +49,7 @@ from gift_throughput import setup as gift_setup
 
 RATE = "1000000/1"  # measure the path, not the limiter
 os.environ.setdefault("GIFT_RATE_LIMIT", RATE)
+os.environ.setdefault("ROOM_FRAME_RATE_LIMIT", RATE)  # a bench connection sends far more
 
 
 def sessions(fans: list[int]) -> dict[int, str]:
@@ -71,7 +72,7 @@ def sessions(fans: list[int]) -> dict[int, str]:
 
 
 def servers_start(count: int) -> tuple[list[subprocess.Popen], list[int]]:
-    env = {**os.environ, "DATABASE_URL": f"{SERVER}/{BENCH_DB}", "GIFT_RATE_LIMIT": RATE,
+    env = {**os.environ, "DATABASE_URL": f"{SERVER}/{BENCH_DB}", "GIFT_RATE_LIMIT": RATE, "ROOM_FRAME_RATE_LIMIT": RATE,
            "DJANGO_SETTINGS_MODULE": "config.settings.local"}  # fmt: skip
     if os.environ.get("BENCH_REDIS_URL"):
         env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]

@@ -13,12 +13,13 @@ import uuid
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils.functional import LazyObject, empty
 
 from wallet.exceptions import WalletError
 
 from . import exceptions as errors
-from . import realtime, selectors, services
+from . import frames, realtime, selectors, services
 from .exceptions import RoomError
 from .models import RoomBan, Stream
 from .realtime import hub
@@ -68,6 +69,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.user = _unwrapped(self.scope.get("user"))
         self.connection = uuid.uuid4().hex  # this connection, in the room's presence
         self.handle = None
+        # Frames this connection may send (every type), and who it is for limits that span
+        # connections: the account, or the visitor's address.
+        self.budget = frames.Budget(settings.ROOM_FRAME_RATE_LIMIT)
+        client = self.scope.get("client") or ("?",)
+        signed_in = self.user is not None and self.user.is_authenticated
+        self.who = self.user.pk if signed_in else f"ip:{client[0]}"
         self.viewer = hub.Viewer(self.base_send, None, self._banned_here)
         await hub.join(self.stream_id, self.viewer)
         try:
@@ -79,9 +86,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await hub.leave(self.stream_id, self.viewer)
             raise
         if outcome != "joined":
+            # Accepted, then closed with a code the client reads (a refused handshake
+            # reaches a browser as 1006 and nothing else): 4403 banned, 4404 no such room.
             await hub.leave(self.stream_id, self.viewer)
+            await self.accept()
             if outcome == "banned":
-                await self.accept()
                 await self.send_json(
                     _error("banned", "You've been banned from this creator's rooms.")
                 )
@@ -160,47 +169,34 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # ------------------------------------------------------------------ frames in
 
     async def receive(self, text_data=None, bytes_data=None):
+        """One frame: counted against the connection's budget, decoded (livestreams.frames),
+        handed to its handler. A connection far over its budget is closed (4429)."""
+        over = self.budget.spend()
+        if over:
+            if over > self.budget.count:  # twice the budget: not a client that listens
+                await self.close(code=4429)
+            else:
+                await self.send_json(_error("rate_limited", "Too many frames; slow down."))
+            return
         try:
-            frame = json.loads(text_data or "")
-        except (TypeError, ValueError):
-            await self.send_json(_error("bad_frame", "Frames are JSON objects with a type."))
+            frame = frames.frame_decode(text_data)
+        except frames.BadFrame as exc:
+            await self.send_json(_error(exc.code, str(exc), exc.key))
             return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_json(_error("bad_frame", "Frames are JSON objects with a type."))
-            return
-        handlers = {
-            "gift.send": self.gift_send,
-            "chat.send": self.chat_send,
-            "moderate": self.moderate,
-            "sync": self.sync,
-        }
-        handler = handlers.get(frame["type"])
-        if handler is None:
-            await self.send_json(
-                _error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
-            )
-            return
-        await handler(frame)
+        await self.HANDLERS[type(frame)](self, frame)
 
     def _needs_account(self) -> dict | None:
         if not self.user or not self.user.is_authenticated:
             return _error(errors.AUTH_REQUIRED[1], errors.AUTH_REQUIRED[0])
         return None
 
-    async def gift_send(self, frame: dict):
+    async def gift_send(self, frame: frames.GiftSend):
         """The service checks the sender (signed in, verified) and everything else."""
-        key = frame.get("key")
-        key = key if isinstance(key, str) else None
-        gift, quantity = frame.get("gift"), frame.get("quantity", 1)
-        if not isinstance(gift, str) or not isinstance(quantity, int) or isinstance(quantity, bool):
-            await self.send_json(
-                _error("bad_frame", "gift.send needs a gift slug and an integer quantity.", key)
-            )
-            return
+        key = frame.key or None
         try:
             result = await services.agift_send(
-                sender=self.user, stream_id=self.stream_id, gift_slug=gift, quantity=quantity,
-                key=key or "", anonymous=bool(frame.get("anonymous", False)),
+                sender=self.user, stream_id=self.stream_id, gift_slug=frame.gift,
+                quantity=frame.quantity, key=frame.key, anonymous=frame.anonymous,
             )  # fmt: skip
         except (RoomError, WalletError) as exc:
             await self.send_json(_error(exc.code, str(exc), key))
@@ -208,39 +204,35 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "gift.ok", "key": key, "balance": result.balance,
                               "replayed": result.replayed})  # fmt: skip
 
-    async def chat_send(self, frame: dict):
-        text = frame.get("text")
-        if not isinstance(text, str):
-            await self.send_json(_error("bad_frame", "chat.send needs text."))
-            return
+    async def chat_send(self, frame: frames.ChatSend):
         try:
             await database_sync_to_async(services.chat_send)(
-                user=self.user, stream_id=self.stream_id, text=text
+                user=self.user, stream_id=self.stream_id, text=frame.text
             )
         except RoomError as exc:
             await self.send_json(_error(exc.code, str(exc)))
 
-    async def moderate(self, frame: dict):
+    async def moderate(self, frame: frames.Moderate):
         """The creator or staff ban, mute or unban a viewer by handle."""
         if refusal := self._needs_account():
             await self.send_json(refusal)
             return
-        action, handle = frame.get("action"), frame.get("handle")
-        if action not in ("ban", "mute", "unban") or not isinstance(handle, str):
-            await self.send_json(
-                _error("bad_frame", "moderate needs an action (ban, mute, unban) and a handle.")
-            )
-            return
         try:
             await database_sync_to_async(services.room_moderate)(
-                stream_id=self.stream_id, handle=handle, action=action, by=self.user
+                stream_id=self.stream_id, handle=frame.handle, action=frame.action, by=self.user
             )
         except RoomError as exc:
             await self.send_json(_error(exc.code, str(exc)))
 
-    async def sync(self, frame: dict):
+    async def sync(self, frame: frames.Sync):
         """A client that saw a gap in `seq` asks for the room's state again: the state (held
-        or read), then the room's frames since it (none twice: held meanwhile)."""
+        or read), then the room's frames since it (none twice: held meanwhile). Syncs are
+        limited per account, or per address for visitors (ROOM_SYNC_RATE_LIMIT, across their
+        connections): past it the answer says when to ask again."""
+        if wait := await realtime.arate_wait("sync", self.who, settings.ROOM_SYNC_RATE_LIMIT):
+            refusal = _error("rate_limited", "Too many syncs; ask again shortly.")
+            await self.send_json({**refusal, "frame": "sync", "retry_after": wait})
+            return
         self.viewer.hold()
         outcome, state = await self._room_state()
         if outcome != "joined":
@@ -252,6 +244,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.viewer.drained()
         await self.send_json(state)
         self.viewer.start(hub.since(self.stream_id, state["seq"]))
+
+    HANDLERS = {
+        frames.GiftSend: gift_send,
+        frames.ChatSend: chat_send,
+        frames.Moderate: moderate,
+        frames.Sync: sync,
+    }
 
     # ------------------------------------------------------------------ frames out
 

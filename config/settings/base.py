@@ -284,6 +284,11 @@ GIFT_BIG_MIN_COINS = env.int("GIFT_BIG_MIN_COINS", default=500)
 GIFT_MAX_QUANTITY = env.int("GIFT_MAX_QUANTITY", default=99)
 GIFT_RATE_LIMIT = env("GIFT_RATE_LIMIT", default="30/10")  # sends per seconds, per fan
 CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds, per user
+# Every frame a room connection sends, all types together, per connection; past twice this
+# in one window the connection is closed (4429).
+ROOM_FRAME_RATE_LIMIT = env("ROOM_FRAME_RATE_LIMIT", default="40/10")
+# `sync` (a fresh state) per account, or per address for visitors, across connections.
+ROOM_SYNC_RATE_LIMIT = env("ROOM_SYNC_RATE_LIMIT", default="10/10")
 CHAT_MAX_LENGTH = 200
 # A room's viewer count goes to its viewers at most once per this many seconds.
 ROOM_VIEWERS_INTERVAL = env.float("ROOM_VIEWERS_INTERVAL", default=1.0)

@@ -9,6 +9,7 @@ import asyncio
 import functools
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -388,22 +389,35 @@ def broadcast_on_commit(stream_id: int, event: dict) -> None:
     transaction.on_commit(lambda: broadcast(stream_id, event))
 
 
-def rate_limited(scope: str, user_id: int, spec: str) -> bool:
-    """True when `user_id` has used up `spec` ("count/seconds") in the current window."""
-    counter, count = _rate_counter(scope, user_id, spec)
+def rate_limited(scope: str, who: int | str, spec: str) -> bool:
+    """True when `who` (a user id, or another identity such as "ip:…") has used up `spec`
+    ("count/seconds") in the current window."""
+    counter, count = _rate_counter(scope, who, spec)
     return _count(counter)[0] > count
 
 
-async def arate_limited(scope: str, user_id: int, spec: str) -> bool:
+async def arate_limited(scope: str, who: int | str, spec: str) -> bool:
     """rate_limited for async code, on Redis (boards_kept())."""
-    counter, count = _rate_counter(scope, user_id, spec)
+    counter, count = _rate_counter(scope, who, spec)
     return (await _acount(counter))[0] > count
 
 
-def _rate_counter(scope: str, user_id: int, spec: str) -> tuple[tuple[str, int, int], int]:
+async def arate_wait(scope: str, who: int | str, spec: str) -> int:
+    """For async code on any backend: 0 when `who` may go on under `spec`, else the whole
+    seconds until the window ends (counted on Redis when the rooms are there, else in the
+    process's own cache, which costs no wait)."""
+    counter, count = _rate_counter(scope, who, spec)
+    used = (await _acount(counter))[0] if boards_kept() else _count(counter)[0]
+    if used <= count:
+        return 0
+    seconds = int(spec.split("/")[1])
+    return max(1, math.ceil(seconds - time.time() % seconds))
+
+
+def _rate_counter(scope: str, who: int | str, spec: str) -> tuple[tuple[str, int, int], int]:
     count, seconds = (int(part) for part in spec.split("/"))
     window = int(time.time() // seconds)
-    return (f"rl:{scope}:{user_id}:{window}", 1, seconds * 2), count
+    return (f"rl:{scope}:{who}:{window}", 1, seconds * 2), count
 
 
 # Viewers. On Redis a room's viewers are its open connections, in a sorted set scored by

@@ -69,15 +69,20 @@
   RoomSocket.prototype.connect = function () {
     var self = this, proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = this.ws = new WebSocket(proto + location.host + this.path);
-    ws.onopen = function () { self.backoff = 1000; self.onStatus(""); self.onOpen(); };
+    ws.onopen = function () { self.backoff = 1000; self.syncing = false; self.onStatus(""); self.onOpen(); };
     ws.onmessage = function (msg) {
       var f;
       try { f = JSON.parse(msg.data); } catch (e) { return; }
-      if (f.type === "resync") { self.send({ type: "sync" }); return; }  // fell behind: state again
-      if (f.type === "state") self.lastSeq = f.seq || 0;
+      if (f.type === "resync") { self.sync(); return; }  // fell behind: state again
+      if (f.type === "error" && f.frame === "sync") {  // asked too often: ask again when told
+        self.syncing = false;
+        setTimeout(function () { self.sync(); }, (f.retry_after || 1) * 1000);
+        return;
+      }
+      if (f.type === "state") { self.lastSeq = f.seq || 0; self.syncing = false; }
       else if (typeof f.seq === "number") {
         if (f.seq <= self.lastSeq) return;  // already in the state, or seen
-        if (self.lastSeq && f.seq > self.lastSeq + 1) self.send({ type: "sync" });
+        if (self.lastSeq && f.seq > self.lastSeq + 1) self.sync();
         self.lastSeq = f.seq;
       }
       self.onFrame(f);
@@ -91,6 +96,11 @@
       self.backoff = Math.min(self.backoff * 2, 15000);
       setTimeout(function () { self.connect(); }, wait);
     };
+  };
+  // One `sync` at a time: the state it brings answers every gap seen meanwhile.
+  RoomSocket.prototype.sync = function () {
+    if (this.syncing && Date.now() - this.syncing < 10000) return;
+    if (this.send({ type: "sync" })) this.syncing = Date.now();
   };
   RoomSocket.prototype.send = function (frame) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) { this.ws.send(JSON.stringify(frame)); return true; }

@@ -168,13 +168,6 @@ async def test_foreign_origin_is_refused(room):
     assert not connected
 
 
-async def test_unknown_stream_is_refused(room):
-    comm = await _communicator(999_999)
-    connected, code = await comm.connect()
-    assert not connected or code == 4404
-    await comm.disconnect()
-
-
 async def test_unverified_account_cannot_send(room):
     stream, _, _ = room
     unverified = await database_sync_to_async(lambda: UserFactory(verified=False))()

@@ -117,9 +117,10 @@ async def test_a_viewer_whose_handler_fails_leaves_the_room(monkeypatch):
     async def broken(self, frame):
         raise RuntimeError("a bug")
 
+    from livestreams import frames
     from livestreams.consumers import RoomConsumer
 
-    monkeypatch.setattr(RoomConsumer, "sync", broken)
+    monkeypatch.setitem(RoomConsumer.HANDLERS, frames.Sync, broken)
     await comm.send_json_to({"type": "sync"})
     with pytest.raises(RuntimeError, match="a bug"):
         await comm.wait(timeout=3)
