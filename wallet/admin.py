@@ -290,6 +290,7 @@ class SpendingLimitAdmin(ReadOnlyAdmin):
         "currency",
         "amount_minor",
         "pending_amount_minor",
+        "pending_currency",
         "pending_from",
     )
     search_fields = ("user__email",)
