@@ -88,9 +88,14 @@ def gifter_level(coins: int) -> int:
 
 
 def gifter_levels(*, creator_id: int, user_ids: list[int]) -> dict[int, int]:
-    """Each user's gifter level in this creator's rooms, from lifetime coins, in one query."""
+    """Each user's gifter level in this creator's rooms, from lifetime coins, in one query.
+
+    Only gifts sent under the fan's name count: the badge is public, so an anonymous gift
+    that raised it would name its sender to anyone watching the badge."""
     rows = (
-        SentGift.objects.filter(stream__creator_id=creator_id, sender_id__in=set(user_ids))
+        SentGift.objects.filter(
+            stream__creator_id=creator_id, sender_id__in=set(user_ids), anonymous=False
+        )
         .values("sender_id")
         .annotate(coins=Sum("coins"))
     )

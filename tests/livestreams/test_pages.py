@@ -200,6 +200,23 @@ def test_chat_carries_the_senders_level_in_this_creators_rooms(settings):
     assert recent_chat(stream=other_room)[0]["user"]["level"] == 0
 
 
+def test_an_anonymous_gift_does_not_raise_the_public_badge():
+    """A Galaxy sent anonymously would take a fan's badge from 0 to 7 on their next chat
+    line, naming the sender; it counts toward nothing public, while the fan's named gifts do."""
+    from livestreams.selectors import recent_chat
+    from livestreams.services import chat_send
+
+    stream = live_stream()
+    fan = fan_with(2000)
+    gift_send(sender=fan, stream_id=stream.pk, gift_slug="galaxy", quantity=1,
+              key=str(uuid.uuid4()), anonymous=True)  # fmt: skip
+    chat_send(user=fan, stream_id=stream.pk, text="who sent that?")
+    assert recent_chat(stream=stream)[-1]["user"]["level"] == 0
+    gift_send(sender=fan, stream_id=stream.pk, gift_slug="rose", quantity=10, key=str(uuid.uuid4()))
+    chat_send(user=fan, stream_id=stream.pk, text="me, a rose")
+    assert [line["user"]["level"] for line in recent_chat(stream=stream)] == [1, 1]
+
+
 def test_fan_who_opts_out_of_rankings_shows_as_anonymous(settings):
     from accounts.services import profile_update
     from livestreams.selectors import top_gifters
