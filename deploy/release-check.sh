@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The release steps of docs/operations.md ("Per release"), run as written there under
-# production settings, then the pages a proxy in front would ask for. CI runs it after
+# production settings, then the pages a proxy in front would ask for; first the nginx
+# config and systemd units of deploy/ (deploy/config-check.sh). CI runs it after
 # `make test` (.ci/run); tests/config/test_settings.py holds its steps to the doc's.
 #
 # Needs PostgreSQL and Redis and a free port. It makes a database of its own
-# (giftcast_release_<pid>) and drops it on exit, collects static files into a temporary
+# (<prefix>_<pid>) and drops it on exit, collects static files into a temporary
 # DJANGO_STATIC_ROOT, and leaves nothing else behind. Settings it reads:
 #   RELEASE_PG_URL     an existing database to connect to for CREATE/DROP DATABASE
 #                      (default postgres://postgres@127.0.0.1:5432/postgres)
+#   RELEASE_DB_PREFIX  the database's name before _<pid> (default giftcast_release)
 #   RELEASE_REDIS_URL  default redis://127.0.0.1:6379/0
 #   RELEASE_PORT       default 8123
 set -euo pipefail
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 if [ -x .venv/bin/python ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
 
 pg_admin="${RELEASE_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-db="giftcast_release_$$"
+db="${RELEASE_DB_PREFIX:-giftcast_release}_$$"
 host=giftcast.example.com
 static_root=$(mktemp -d)
 log=$(mktemp)
@@ -57,6 +59,8 @@ unset PAYMENT_PROVIDER STRIPE_PUBLISHABLE_KEY DJANGO_DEBUG DJANGO_SECURE_SSL_RED
 if curl -s -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then
   echo "something already listens on 127.0.0.1:$PORT; set RELEASE_PORT"; exit 1
 fi
+echo "== nginx config and systemd units (deploy/config-check.sh)"
+deploy/config-check.sh
 admin_sql "CREATE DATABASE \"$db\""
 
 echo "== release steps (docs/operations.md), production settings, database $db"
@@ -76,7 +80,7 @@ Stream.objects.filter(pk=stream.pk).update(hls_url='https://video.example.com/li
 print(stream.pk)
 ")
 
-daphne -b 127.0.0.1 -p "$PORT" config.asgi:application >"$log" 2>&1 &
+daphne --proxy-headers -b 127.0.0.1 -p "$PORT" config.asgi:application >"$log" 2>&1 &
 server=$!
 fail() { echo "FAIL: $*"; echo "-- server log"; tail -n 60 "$log"; exit 1; }
 up=""
@@ -89,10 +93,11 @@ for _ in $(seq 1 60); do
 done
 [ -n "$up" ] || fail "daphne did not answer /healthz on port $PORT"
 
-# As the proxy forwards a request: the site's Host, X-Forwarded-Proto: https.
+# As the proxy forwards a request (deploy/nginx/giftcast-proxy.conf): the site's Host,
+# X-Forwarded-Proto: https, the client's address in X-Forwarded-For.
 proxied() {
   curl -sS -o "$body" -w "%{http_code}" -H "Host: $host" -H "X-Forwarded-Proto: https" \
-    "http://127.0.0.1:$PORT$1"
+    -H "X-Forwarded-For: 203.0.113.7" "http://127.0.0.1:$PORT$1"
 }
 
 echo "== pages over a pretend proxy (Host: $host, X-Forwarded-Proto: https)"
@@ -111,6 +116,9 @@ done
 proxied "/live/$stream/" >/dev/null
 grep -qE 'src="/static/vendor/hls\.light\.min\.[0-9a-f]{12}\.js"' "$body" ||
   fail "the room does not load the hashed hls.js"
+# --proxy-headers: the client's address is the proxy's X-Forwarded-For (allauth's per-address
+# limits count by it), as daphne's access log shows.
+grep -q '^203\.0\.113\.7:' "$log" || fail "daphne did not take the client's address from X-Forwarded-For"
 
 # Without the proxy's header the site redirects to https once; health checks stay on http.
 code=$(curl -sS -o /dev/null -w "%{http_code} %{redirect_url}" -H "Host: $host" \

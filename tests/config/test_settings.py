@@ -104,11 +104,16 @@ def test_production_collectstatic_succeeds_into_a_fresh_root(tmp_path):
     assert "css/site.css" in manifest
 
 
-def _release_commands_in_docs() -> list[str]:
+def _commands_in_docs(marker: str) -> list[str]:
+    """The commands of the sh block between docs/operations.md's two <!-- marker --> lines."""
     text = (ROOT / "docs" / "operations.md").read_text()
-    section = text.split("<!-- release-steps -->", 2)[1]
+    section = text.split(f"<!-- {marker} -->", 2)[1]
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def _release_commands_in_docs() -> list[str]:
+    return _commands_in_docs("release-steps")
 
 
 def test_release_script_runs_the_steps_the_docs_give():
@@ -131,6 +136,96 @@ def test_release_script_runs_the_steps_the_docs_give():
     ran = [c for line in script for c in documented if runs(line, c)]
     assert ran == documented
     assert "deploy/release-check.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_backup_script_runs_the_steps_the_docs_give():
+    """docs/operations.md's backup and restore steps are what deploy/backup-restore-check.sh
+    runs, in order, and CI runs the script right after the release steps."""
+    documented = _commands_in_docs("backup-steps")
+    assert documented[0].startswith("pg_dump --format=custom ")
+    assert [shlex.split(c)[0] for c in documented[1:3]] == ["createdb", "pg_restore"]
+    assert 'DATABASE_URL="$RESTORE_URL" python manage.py ledger_audit' in documented
+    assert documented[-1].startswith("diff ")
+    script = (ROOT / "deploy" / "backup-restore-check.sh").read_text().splitlines()
+    # As written; a line may add output redirections, or `|| fail "…"` to say what failed.
+    plumbing = re.compile(r"(\s+\d?>&?\S+)*(\s+\|\|(\s+fail\s.*)?)?")
+
+    def runs(line: str, command: str) -> bool:
+        line = line.strip()
+        return line.startswith(command) and plumbing.fullmatch(line[len(command) :]) is not None
+
+    # The steps, in order, before anything else they name (the audit runs again later,
+    # after a gift on the restored copy).
+    ran = [c for line in script for c in documented if runs(line, c)]
+    assert ran[: len(documented)] == documented
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    release = ci.index("timeout 600 deploy/release-check.sh")
+    assert "timeout 600 deploy/backup-restore-check.sh" in ci[release + 1 : release + 4]
+
+
+def _unit(name: str) -> dict[str, list[str]]:
+    """A systemd unit's `key=value` lines, each key's values in order (comments skipped)."""
+    values: dict[str, list[str]] = {}
+    text = (ROOT / "deploy" / "systemd" / name).read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if "=" in line and not line.startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            values.setdefault(key.strip(), []).append(value.strip())
+    return values
+
+
+def test_systemd_units_run_the_documented_release_steps():
+    """giftcast-release.service runs the doc's three release steps and giftcast@PORT.service
+    its server command, with the release's virtualenv and the instance's port."""
+    documented = _release_commands_in_docs()
+    venv = "/srv/giftcast/.venv/bin/"
+    assert _unit("giftcast-release.service")["ExecStart"] == [venv + c for c in documented[:3]]
+    (server,) = _unit("giftcast@.service")["ExecStart"]
+    assert server.startswith(venv + "daphne ")
+    assert server.removeprefix(venv).replace("%i", '"$PORT"') == documented[3]
+    assert "--proxy-headers" in shlex.split(server)  # the client's address, not nginx's
+
+
+def test_nginx_passes_the_room_sockets_upgraded():
+    """Every websocket route lies under the location that nginx upgrades, and that location
+    (like every location passed to the app) sends the client's address and scheme."""
+    from config.routing import websocket_urlpatterns
+
+    conf = (ROOT / "deploy" / "nginx" / "giftcast.conf").read_text()
+    locations = dict(re.findall(r"\n    location (\S+) \{\n(.*?)\n    \}", conf, re.S))
+    upgraded = [p for p, body in locations.items() if "Upgrade $http_upgrade;" in body]
+    assert len(upgraded) == 1
+    prefix, body = upgraded[0], locations[upgraded[0]]
+    assert 'proxy_set_header Connection "upgrade";' in body
+    assert all(f"/{p.pattern}".startswith(prefix) for p in websocket_urlpatterns)
+    proxy = (ROOT / "deploy" / "nginx" / "giftcast-proxy.conf").read_text()
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in proxy
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in proxy
+    passes = conf.count("proxy_pass http://giftcast_app;")
+    assert passes >= 3 and conf.count("include snippets/giftcast-proxy.conf;") == passes
+
+
+def _settings_read() -> set[str]:
+    names: set[str] = set()
+    for module in ("base", "production"):
+        text = (ROOT / "config" / "settings" / f"{module}.py").read_text()
+        names |= set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"", text))
+    return names
+
+
+def test_env_example_lists_every_setting_production_reads():
+    """deploy/giftcast.env.example names each variable config/settings/{base,production}.py
+    read (set, or commented with its default), and ships no secret."""
+    read = _settings_read()
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "STRIPE_WEBHOOK_SECRET"} <= read
+    lines = (ROOT / "deploy" / "giftcast.env.example").read_text().splitlines()
+    named = {m.group(1) for line in lines if (m := re.match(r"#? ?([A-Z][A-Z0-9_]*)=", line))}
+    assert sorted(read - named) == []
+    values = dict(line.split("=", 1) for line in lines if re.match(r"[A-Z][A-Z0-9_]*=", line))
+    assert values["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    for secret in ("DJANGO_SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        assert values[secret] == "", secret
+    assert not re.search(r"(sk|rk)_(live|test)_\w|whsec_\w", "\n".join(lines))
 
 
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS"])
