@@ -95,7 +95,8 @@ def fresh_databases() -> None:
 def drop_databases() -> None:
     if os.environ.get("BENCH_KEEP") != "1":
         for db in (BENCH_DB, PGBENCH_DB):
-            psql(f"DROP DATABASE IF EXISTS {db}")
+            # FORCE: a server the benchmark just stopped may not have left PostgreSQL yet.
+            psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 def compare_with_pgbench(
