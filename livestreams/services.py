@@ -1,4 +1,7 @@
-"""Writes of live rooms. Gifts move value only through the wallet's ledger."""
+"""Writes of live rooms. Gifts move value only through the wallet's ledger.
+
+A committed gift is one record in the money log (config/logs.py), `gift.sent`, written where
+the sequence announces it (_announcement), on every path, from what the post returned."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.selectors import creator_eligibility, email_verified, email_verified_known
+from config.logs import money_log, money_log_on_commit
 from config.pgcall import aprepared_row, prepared_row
 from wallet.ledger import OwnerLeg, database_refusal, transfer_post
 from wallet.models import SYSTEM_ACCOUNT_IDS, Purpose, TransactionKind
@@ -254,9 +258,28 @@ def _gift_posted_new(sent: SentGift, balance: int, gifter_id: int, gifter_coins:
 
 
 def _gift_replayed(posted: _Posted) -> GiftResult:
-    """A key seen before: the first send's result; nothing moved."""
+    """A key seen before: the first send's result; nothing moved (the money log says so,
+    with no amounts)."""
     sent = SentGift.objects.select_related("gift").get(pk=posted.sent_id)
+    money_log_on_commit("gift.replayed", _gift_log_fields(sent, amounts=False))
     return GiftResult(sent, True, posted.balance, {})
+
+
+def _gift_log_fields(sent: SentGift, *, amounts: bool = True) -> dict:
+    """A gift's money-log fields, from the SentGift in hand (no query). Its key and
+    reference are the ledger transaction's, as gift_post and _gift_post_portable write them;
+    the creator is the stream's (gift_post does not return the creator's id)."""
+    fields = {
+        "txn_id": sent.transaction_id, "kind": str(TransactionKind.GIFT),
+        "key": f"gift:{sent.sender_id}:{sent.key}", "reference": f"stream:{sent.stream_id}",
+    }  # fmt: skip
+    if amounts:
+        fields.update(coins=sent.coins, diamonds=sent.diamonds)
+    fields.update(
+        user_id=sent.sender_id, stream_id=sent.stream_id, sent_id=sent.pk,
+        gift=sent.gift.slug, quantity=sent.quantity, anonymous=sent.anonymous,
+    )  # fmt: skip
+    return fields
 
 
 GIFT_POST_SQL = (
@@ -350,6 +373,7 @@ def _gift_post_portable(request: _GiftRequest) -> _Posted:
             reference=f"stream:{stream.pk}",
             memo=f"{gift.name} × {request.quantity} to @{stream.creator.profile.handle}",
             savepoint=False,  # a refusal fails the whole gift: no savepoint round trips
+            logged=False,  # the money log hears of the gift on announce, on either path
         )
         if posted.replayed:
             first = SentGift.objects.get(sender=sender, key=request.key)
@@ -380,8 +404,10 @@ def _gift_announce(posted: _Posted) -> None:
 
 
 def _announcement(posted: _Posted) -> dict:
-    """What broadcast_gift is told of a committed gift, besides the room and the frame."""
+    """What broadcast_gift is told of a committed gift, besides the room and the frame.
+    Every path builds it once per committed gift, so the money log hears of the gift here."""
     sent = posted.sent
+    money_log("gift.sent", {**_gift_log_fields(sent), "balance": posted.balance})
     label = selectors.ranking_label(sent.sender.profile, anonymous=sent.anonymous)
     return {
         "sender_id": sent.sender_id,

@@ -2,7 +2,9 @@
 
 Diamonds move only through the wallet's ledger: a request moves them EARNINGS →
 PAYOUT_HOLD, a rejection or failure back, a paid payout PAYOUT_HOLD → DIAMONDS_REDEEMED.
-Each move is one balanced transaction with an idempotency key of its own.
+Each move is one balanced transaction with an idempotency key of its own. Each change of a
+payout's status is one record in the money log (config/logs.py), carrying the move that came
+with it, if any; so is each gift reversal and chargeback loss.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from config.logs import MONEY_LOGGER, money_log_on_commit
 from wallet.exceptions import InsufficientFunds
 from wallet.ledger import account_get, legs, transaction_post
-from wallet.models import Account, Purpose, TransactionKind
+from wallet.models import Account, Purpose, Transaction, TransactionKind
 
 from . import exceptions as errors
 from . import selectors
@@ -39,7 +42,7 @@ from .models import (
 )
 from .providers import get_provider
 
-log = logging.getLogger("giftcast.money")
+log = logging.getLogger(MONEY_LOGGER)
 
 MAX_DIAMONDS = 10**15  # beyond any balance; keeps absurd input away from the database
 
@@ -115,7 +118,7 @@ def payout_request(*, creator, diamonds: int, key: str) -> Payout:
             )  # fmt: skip
     except IntegrityError:  # the same key, raced past the read above
         return Payout.objects.get(creator=creator, key=key)
-    transaction_post(
+    txn = transaction_post(
         kind=TransactionKind.PAYOUT_REQUEST,
         idempotency_key=f"payout:{payout.pk}:request",
         legs=legs(
@@ -125,28 +128,40 @@ def payout_request(*, creator, diamonds: int, key: str) -> Payout:
         reference=f"payout:{payout.pk}",
         memo=f"Payout #{payout.pk}: {quote.diamonds:,} diamonds for {_money(quote.cents)}",
         created_by=creator,
+        logged=False,  # _record logs it with the payout
     )
-    _record(payout, from_status="", by=creator, note="")
+    _record(payout, from_status="", by=creator, note="", txn=txn)
     return payout
 
 
 # ----------------------------------------------------------------------------- transitions
 
 
-def _record(payout: Payout, *, from_status: str, by, note: str) -> None:
+def _record(
+    payout: Payout, *, from_status: str, by, note: str, txn: Transaction | None = None
+) -> None:
+    """The history row of a status change, the money log's record of it on commit
+    (`payout.<status>`, with `txn`, the unlogged move that came with it, if any) and the
+    creator's email."""
     PayoutStatusChange.objects.create(
         payout=payout, from_status=from_status, to_status=payout.status, by=by, note=note[:300]
     )
-    log.info(
-        "payout %s %s -> %s diamonds=%s cents=%s key=payout:%s by=%s",
-        payout.pk, from_status or "new", payout.status, payout.diamonds, payout.amount_minor,
-        payout.pk, getattr(by, "pk", None),
-    )  # fmt: skip
+    # coins/diamonds are what `txn` moved (none without one); the money is the payout's.
+    fields = txn.log_fields if txn is not None else {"reference": f"payout:{payout.pk}"}
+    extra = {"provider_reference": payout.provider_reference} if payout.provider_reference else {}
+    if note:
+        extra["note"] = note[:300]
+    money_log_on_commit(f"payout.{payout.status}", {
+        **fields, "payout_id": payout.pk, "user_id": payout.creator_id,
+        "from_status": from_status, "status": str(payout.status),
+        "amount_minor": payout.amount_minor, "currency": payout.currency,
+        "provider": payout.provider, "by": getattr(by, "pk", None), **extra,
+    })  # fmt: skip
     transaction.on_commit(lambda: _notify(payout.pk))
 
 
-def _give_back(payout: Payout, *, kind_of: str) -> None:
-    transaction_post(
+def _give_back(payout: Payout, *, kind_of: str) -> Transaction:
+    return transaction_post(
         kind=TransactionKind.PAYOUT_REJECTION,
         idempotency_key=f"payout:{payout.pk}:return",
         legs=legs(
@@ -156,11 +171,12 @@ def _give_back(payout: Payout, *, kind_of: str) -> None:
         reference=f"payout:{payout.pk}",
         memo=f"Payout #{payout.pk} {kind_of}: {payout.diamonds:,} diamonds back",
         check_frozen=False,
+        logged=False,  # _record logs it with the payout
     )
 
 
-def _redeem(payout: Payout) -> None:
-    transaction_post(
+def _redeem(payout: Payout) -> Transaction:
+    return transaction_post(
         kind=TransactionKind.PAYOUT_PAID,
         idempotency_key=f"payout:{payout.pk}:paid",
         legs=legs(
@@ -170,6 +186,7 @@ def _redeem(payout: Payout) -> None:
         reference=f"payout:{payout.pk}",
         memo=f"Payout #{payout.pk} paid: {_money(payout.amount_minor)} ({payout.provider_reference})",
         check_frozen=False,
+        logged=False,  # _record logs it with the payout
     )
 
 
@@ -207,8 +224,9 @@ def payout_transition(
 
     payout.status = to
     fields = ["status", "updated_at"]
+    txn = None
     if to in (PayoutStatus.REJECTED, PayoutStatus.FAILED):
-        _give_back(payout, kind_of=to)
+        txn = _give_back(payout, kind_of=to)
         payout.note = note[:300]
         fields.append("note")
     elif to == PayoutStatus.PAID:
@@ -216,12 +234,12 @@ def payout_transition(
             payout.provider_reference = reference[:255]
         payout.paid_at = timezone.now()
         fields += ["provider_reference", "paid_at"]
-        _redeem(payout)
+        txn = _redeem(payout)
     elif reference:
         payout.provider_reference = reference[:255]
         fields.append("provider_reference")
     payout.save(update_fields=fields)
-    _record(payout, from_status=current, by=by, note=note or reference)
+    _record(payout, from_status=current, by=by, note=note or reference, txn=txn)
     return payout
 
 
@@ -368,6 +386,7 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
                         f"#{recharge.pk} {recharge.status}"
                     ),
                     check_frozen=False,
+                    logged=False,  # logged below, with the gift and the recharge
                 )
                 reversal = GiftReversal.objects.create(
                     sent_gift=gift, recharge_id=recharge.pk, diamonds=gift.diamonds,
@@ -377,10 +396,10 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
             log.warning("gift %s not reversed: its creator's earnings no longer cover it", gift.pk)
             kept += gift.diamonds
             continue
-        log.info(
-            "gift %s reversed diamonds=%s creator=%s recharge=%s key=reversal:%s",
-            gift.pk, gift.diamonds, gift.stream.creator_id, recharge.pk, gift.pk,
-        )  # fmt: skip
+        money_log_on_commit("gift.reversed", {
+            **txn.log_fields, "sent_id": gift.pk, "user_id": gift.stream.creator_id,
+            "fan_id": recharge.user_id, "recharge_id": recharge.pk,
+        })  # fmt: skip
         reversed_.append(reversal)
     # The rest of the spent coins went to gifts that have cleared: newest first, their
     # diamonds stay with the creators, as do those of gifts that could not be reversed.
@@ -396,7 +415,7 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
         kept += gift_diamonds
     lost = kept
     if lost > 0:
-        transaction_post(
+        txn = transaction_post(
             kind=TransactionKind.CHARGEBACK_LOSS,
             idempotency_key=f"chargeback-loss:{recharge.pk}",
             legs=legs(
@@ -406,9 +425,11 @@ def gifts_reverse_for_clawback(*, recharge, coins: int) -> list[GiftReversal]:
             reference=f"recharge:{recharge.pk}",
             memo=f"{lost:,} diamonds already earned from recharge #{recharge.pk}'s coins stay with creators",
             check_frozen=False,
+            logged=False,  # logged below, with the recharge
         )
-        log.info("chargeback loss diamonds=%s recharge=%s key=chargeback-loss:%s",
-                 lost, recharge.pk, recharge.pk)  # fmt: skip
+        money_log_on_commit("chargeback.loss", {
+            **txn.log_fields, "fan_id": recharge.user_id, "recharge_id": recharge.pk,
+        })  # fmt: skip
     return reversed_
 
 

@@ -4,6 +4,10 @@ Every movement of coins or diamonds is a Transaction with entries that sum to ze
 Balances of cached accounts (fans' coin wallets) change in the same database transaction as
 their entries, through a conditional UPDATE that refuses to go below zero. Receive-only
 accounts are never updated per transaction (no hot rows): their balance is derived.
+
+Each posted transaction is one record in the money log (config/logs.py) once it commits:
+written here, or, where the caller says `logged=False`, by the caller, which knows more of
+the event (a recharge's or payout's change of status, a gift) and adds `txn.log_fields`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.db import (
 )
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum
 
+from config.logs import money_log_on_commit
 from config.pgcall import prepared_row
 
 from . import exceptions as errors
@@ -155,6 +160,40 @@ def _debit_derived(leg: Leg, *, check_frozen: bool) -> None:
             )
 
 
+def _units_moved(units_and_amounts: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """What a balanced transaction moves per unit (the sum of its credits), for the log."""
+    moved = {"coins": 0, "diamonds": 0}
+    for unit, amount in units_and_amounts:
+        if amount > 0:
+            moved["coins" if unit == "COIN" else "diamonds"] += amount
+    return moved
+
+
+def _log_fields(
+    txn_id: int, kind: str, key: str, reference: str,
+    units_and_amounts: Iterable[tuple[str, int]], legs: list[dict],
+) -> dict:  # fmt: skip
+    """What the money log says of a transaction, whoever writes the record."""
+    return {
+        "txn_id": txn_id, "kind": str(kind), "key": key, "reference": reference,
+        **_units_moved(units_and_amounts), "legs": legs,
+    }  # fmt: skip
+
+
+def _ledger_logged(fields: dict, *, replayed: bool, memo: str, created_by_id) -> None:
+    """transaction_post's own record of a transaction no caller describes: `ledger.<kind>`
+    (with its memo: an adjustment's reason), or `ledger.replayed` for a key seen before,
+    which moved nothing (no amounts, so a sum over the log counts each movement once)."""
+    if replayed:
+        keep = ("txn_id", "kind", "key", "reference")
+        money_log_on_commit("ledger.replayed", {name: fields[name] for name in keep})
+        return
+    extra = {"memo": memo} if memo else {}
+    if created_by_id is not None:
+        extra["created_by"] = created_by_id
+    money_log_on_commit(f"ledger.{fields['kind']}", {**fields, **extra})
+
+
 def transaction_post(
     *,
     kind: str,
@@ -164,6 +203,7 @@ def transaction_post(
     memo: str = "",
     created_by=None,
     check_frozen: bool = True,
+    logged: bool = True,
 ) -> Transaction:
     """Post one balanced transaction, exactly once per `idempotency_key`.
 
@@ -171,6 +211,10 @@ def transaction_post(
     and moves nothing; the same key with a different request raises IdempotencyConflict.
     Raises InsufficientFunds or AccountFrozen, and changes nothing, when a user account would
     go below zero or is frozen (debits only; credits to a frozen account are allowed).
+
+    The money log hears of it on commit (`ledger.<kind>`, or `ledger.replayed`), unless
+    `logged` is False: then the caller logs the event itself, with `txn.log_fields` (id,
+    kind, key, reference, coins and diamonds moved, legs).
     """
     _validate([(leg.account.unit, leg.amount) for leg in legs])
     fingerprint = _fingerprint(
@@ -192,6 +236,7 @@ def transaction_post(
             if existing.fingerprint != fingerprint:
                 raise errors.IdempotencyConflict(errors.KEY_REUSED) from None
             existing.replayed = True
+            _posted_log(existing, legs, logged=logged, memo=memo)
             return existing
         # A stable order over the rows we change means two transactions never wait on each
         # other in opposite orders (no deadlocks).
@@ -204,8 +249,25 @@ def transaction_post(
         Entry.objects.bulk_create(
             [Entry(transaction=txn, account=leg.account, amount=leg.amount) for leg in legs]
         )
-    txn.replayed = False
+        txn.replayed = False
+        _posted_log(txn, legs, logged=logged, memo=memo)
     return txn
+
+
+def _posted_log(txn: Transaction, legs: Sequence[Leg], *, logged: bool, memo: str) -> None:
+    """Note the log fields on `txn` and, when logged, log it as the transaction commits."""
+    txn.log_fields = _log_fields(
+        txn.pk, txn.kind, txn.idempotency_key, txn.reference,
+        [(leg.account.unit, leg.amount) for leg in legs],
+        [{"account": leg.account.pk, "user": leg.account.owner_id,
+          "purpose": str(leg.account.purpose), "amount": leg.amount} for leg in legs],
+    )  # fmt: skip
+    if txn.replayed:
+        txn.log_fields["replayed"] = True
+    if logged:
+        _ledger_logged(
+            txn.log_fields, replayed=txn.replayed, memo=memo, created_by_id=txn.created_by_id
+        )
 
 
 @dataclass(frozen=True)
@@ -253,6 +315,7 @@ def transfer_post(
     memo: str = "",
     check_frozen: bool = True,
     savepoint: bool = True,
+    logged: bool = True,
 ) -> Posted:
     """Like `transaction_post`, for legs named by owner and purpose.
 
@@ -265,7 +328,9 @@ def transfer_post(
 
     Inside a caller's transaction a refusal rolls back to a savepoint, so the caller can go
     on; `savepoint=False` saves those round trips for callers whose whole transaction fails
-    with it anyway (the gift path).
+    with it anyway (the gift path). Logged as `transaction_post` logs, on either path (the
+    function's legs name accounts by owner and purpose: `account` is the system accounts'
+    fixed id, null for users' accounts); `logged=False` for callers that log the event.
     """
     specs = []
     for leg in legs:
@@ -292,7 +357,7 @@ def transfer_post(
     if not one_call:
         return _transfer_post_portable(
             kind=kind, idempotency_key=idempotency_key, legs=legs, reference=reference,
-            memo=memo, check_frozen=check_frozen,
+            memo=memo, check_frozen=check_frozen, logged=logged,
         )  # fmt: skip
 
     fingerprint = _fingerprint(
@@ -315,9 +380,19 @@ def transfer_post(
             raise refusal from None
         raise
     txn_id, replayed, balance = row
-    return Posted(
+    posted = Posted(
         pk=int(txn_id), replayed=replayed == "t", balance=None if balance is None else int(balance)
     )
+    if logged:
+        fields = _log_fields(
+            posted.pk, kind, idempotency_key, reference,
+            [(spec.unit, leg.amount) for spec, leg in zip(specs, legs, strict=True)],
+            [{"account": None if spec.system_id is None else int(spec.system_id),
+              "user": leg.owner_id, "purpose": spec.purpose, "amount": leg.amount}
+             for spec, leg in zip(specs, legs, strict=True)],
+        )  # fmt: skip
+        _ledger_logged(fields, replayed=posted.replayed, memo=memo, created_by_id=None)
+    return posted
 
 
 def _transfer_post_portable(*, legs: Sequence[OwnerLeg], **kwargs) -> Posted:

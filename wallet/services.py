@@ -1,6 +1,8 @@
 """Writes of the wallet: recharges, their fulfilment and clawback, staff adjustments.
 
-Coins move only through `wallet.ledger.transaction_post`.
+Coins move only through `wallet.ledger.transaction_post`. Each change of a recharge's status
+is one record in the money log (config/logs.py), carrying the ledger transaction that came
+with it (the credit, the clawback), if any.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from django.core.mail import send_mail
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
+from config.logs import money_log_on_commit
+
 from . import exceptions as errors
 from .ledger import account_get, legs, transaction_post
 from .limits import limits_check
@@ -27,6 +31,7 @@ from .models import (
     Recharge,
     RechargeStatus,
     RechargeStatusChange,
+    Transaction,
     TransactionKind,
     Unit,
     WebhookEvent,
@@ -129,14 +134,18 @@ def _locked(pk: int | None = None, **lookup) -> Recharge:
 
 
 def recharge_set_status(
-    *, recharge: Recharge, to: str, note: str = "", event_id: str = ""
-) -> Recharge:
-    """Move a locked recharge along RECHARGE_TRANSITIONS, recording the change."""
+    *, recharge: Recharge, to: str, note: str = "", event_id: str = "",
+    txn: Transaction | None = None,
+) -> Recharge:  # fmt: skip
+    """Move a locked recharge along RECHARGE_TRANSITIONS, recording the change. The money
+    log hears of it on commit (`recharge.<status>`), with `txn`, the ledger transaction
+    posted with it (unlogged) if any."""
     if to not in RECHARGE_TRANSITIONS[recharge.status]:
         raise errors.IllegalTransition(f"A {recharge.status} recharge cannot become {to}.")
     RechargeStatusChange.objects.create(
         recharge=recharge, from_status=recharge.status, to_status=to, note=note, event_id=event_id
     )
+    _status_logged(recharge, to=to, note=note, event_id=event_id, txn=txn)
     recharge.status = to
     fields = ["status", "updated_at"]
     if to == RechargeStatus.PAID:
@@ -144,6 +153,21 @@ def recharge_set_status(
         fields.append("paid_at")
     recharge.save(update_fields=fields)
     return recharge
+
+
+def _status_logged(recharge: Recharge, *, to: str, note: str, event_id: str, txn) -> None:
+    """The record of a status change: coins and diamonds are what `txn` moved (none
+    without one); the money amount and currency are the recharge's."""
+    fields = txn.log_fields if txn is not None else {"reference": f"recharge:{recharge.pk}"}
+    extra = {"provider_event_id": event_id} if event_id else {}
+    if note:
+        extra["note"] = note
+    money_log_on_commit(f"recharge.{to}", {
+        **fields, "recharge_id": recharge.pk, "user_id": recharge.user_id,
+        "from_status": str(recharge.status), "status": str(to),
+        "amount_minor": recharge.amount_minor, "currency": recharge.currency,
+        "provider": recharge.provider, **extra,
+    })  # fmt: skip
 
 
 def _flag(recharge: Recharge, note: str, event_id: str = "") -> None:
@@ -192,7 +216,7 @@ def recharge_fulfil(
             )
             _flag(recharge, note, event_id)
             return Fulfilment(recharge, credited=False, note=note)
-        transaction_post(
+        txn = transaction_post(
             kind=TransactionKind.RECHARGE,
             idempotency_key=recharge.ledger_key,
             legs=legs(
@@ -201,11 +225,12 @@ def recharge_fulfil(
             ),
             reference=f"recharge:{recharge.pk}",
             memo=f"{recharge.coins:,} coins for {format_money(recharge.amount_minor, recharge.currency)}",
+            logged=False,  # recharge_set_status logs the credit with the recharge
         )
         if payment_intent:
             recharge.payment_intent_id = payment_intent
             recharge.save(update_fields=["payment_intent_id", "updated_at"])
-        recharge_set_status(recharge=recharge, to=RechargeStatus.PAID, event_id=event_id)
+        recharge_set_status(recharge=recharge, to=RechargeStatus.PAID, event_id=event_id, txn=txn)
         if payment_intent:
             _held_apply(recharge)
         return Fulfilment(recharge, credited=True)
@@ -372,6 +397,7 @@ def recharge_clawback(
     if to not in RECHARGE_TRANSITIONS[recharge.status]:
         return recharge  # already clawed back (a refund after a dispute moves status only)
     already = recharge.status == RechargeStatus.DISPUTED
+    txn = None
     if not already:
         wallet = Account.objects.select_for_update().get(
             pk=account_get(owner=recharge.user, purpose=Purpose.WALLET).pk
@@ -383,7 +409,7 @@ def recharge_clawback(
             pairs.append((wallet, -from_wallet))
         if debt:
             pairs.append((account_get(owner=recharge.user, purpose=Purpose.CLAWBACK), -debt))
-        transaction_post(
+        txn = transaction_post(
             kind=TransactionKind.DISPUTE
             if to == RechargeStatus.DISPUTED
             else TransactionKind.REFUND,
@@ -392,6 +418,7 @@ def recharge_clawback(
             reference=f"recharge:{recharge.pk}",
             memo=note or f"{to}: {recharge.coins:,} coins clawed back",
             check_frozen=False,
+            logged=False,  # recharge_set_status logs the clawback with the recharge
         )
         if debt:
             Account.objects.filter(pk=wallet.pk).update(
@@ -399,7 +426,7 @@ def recharge_clawback(
                 frozen_reason=f"Recharge #{recharge.pk} {to}: {debt:,} coins were already spent.",
             )
             coins_clawed_back.send(sender=Recharge, recharge=recharge, coins=debt)
-    return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note)
+    return recharge_set_status(recharge=recharge, to=to, event_id=event_id, note=note, txn=txn)
 
 
 # ----------------------------------------------------------------------------- self-serve refund

@@ -1,9 +1,11 @@
 """Deployment settings: every secret comes from the environment and nothing insecure defaults on."""
 
+import copy
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import STRIPE_SECRET_KEY, env
+from .base import LOGGING, STRIPE_SECRET_KEY, env
 
 NO_PAYMENT_PROVIDER = (
     "Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or PAYMENT_PROVIDER=simulated for a site "
@@ -37,6 +39,12 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 # Links in emails sent outside a request (payout updates): the first host, over HTTPS.
 SITE_URL = env("DJANGO_SITE_URL", default=f"https://{ALLOWED_HOSTS[0]}").rstrip("/")
 DEMO_DATA_ALLOWED = False
+
+# ------------------------------------------------------------------------------
+# LOGGING: one JSON object a line (config.logs.JSONFormatter), for a log collector to parse
+# ------------------------------------------------------------------------------
+LOGGING = copy.deepcopy(LOGGING)
+LOGGING["handlers"]["console"]["formatter"] = "json"
 
 # ------------------------------------------------------------------------------
 # PAYMENTS: no silent fall-back to simulated payments (free coins for a test card)
