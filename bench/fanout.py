@@ -21,7 +21,7 @@ here); each reports its own CPU, printed so a client that was the limit shows.
 
     .venv/bin/python bench/fanout.py [--viewers 1000] [--join-rate 200] [--gift-rate 10]
         [--seconds 20] [--ramp] [--client-procs 4] [--server daphne|uvicorn] [--skip-bare]
-        [--redis URL] [--server-log FILE] [--profile FILE]
+        [--redis URL] [--server-log FILE] [--profile FILE] [--burst-ms MS]
 
 `--server uvicorn` and `--profile` (py-spy, sampling the server) need those installed in the
 project's environment (`.venv/bin/pip install uvicorn py-spy`); they are not dependencies.
@@ -173,8 +173,9 @@ def viewers_process(url: str, count: int, offset: int, stride: int, join_rate: f
                     if last_seq is not None and seq > last_seq + 1:
                         record["gaps"] += seq - last_seq - 1
                     last_seq = seq if last_seq is None else max(seq, last_seq)
-                if kind == "gift":
-                    record["gifts"][frame["id"]] = now
+                if kind == "gift":  # a burst's frame carries every send in it
+                    for gift_id in frame.get("ids") or [frame["id"]]:
+                        record["gifts"][gift_id] = now
                 if stop.value:
                     break
         except websockets.ConnectionClosed as exc:
@@ -225,7 +226,7 @@ async def send_gifts(url: str, cookie: str | None, schedule: list[float]) -> tup
             async for text in ws:
                 frame = json.loads(text)
                 if frame.get("type") == "gift":
-                    ids.append(frame["id"])
+                    ids.extend(frame.get("ids") or [frame["id"]])
                 elif frame.get("type") == "error":
                     refused.append(frame.get("code", "?"))
                 if len(ids) + len(refused) >= len(schedule):
@@ -425,6 +426,8 @@ def main() -> int:
         ("--client-procs", {"type": int, "default": 4}),
         ("--server", {"choices": ["daphne", "uvicorn"], "default": "daphne"}),
         ("--skip-bare", {"action": "store_true"}),
+        ("--burst-ms", {"type": int, "default": None,
+                        "help": "the server's ROOM_GIFT_BURST_MS (default: the setting's; 0 sends each gift alone)"}),
         ("--server-log", {"default": "", "help": "write the server's output to this file"}),
         ("--profile", {"default": "", "help": "sample the server with py-spy into this file (raw)"}),
         REDIS_OPTION,
@@ -460,6 +463,8 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "ROOM_FRAME_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
            "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
+    if args.burst_ms is not None:
+        env["ROOM_GIFT_BURST_MS"] = str(args.burst_ms)
     if args.server == "daphne":
         command = daphne_command(port)
     else:

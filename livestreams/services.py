@@ -26,6 +26,7 @@ from wallet.models import SYSTEM_ACCOUNT_IDS, Purpose, TransactionKind
 from . import exceptions as errors
 from . import realtime, selectors
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
+from .realtime import bursts
 
 
 def diamonds_for(coins: int) -> int:
@@ -170,11 +171,12 @@ async def agift_send(*, sender, stream_id: int, gift_slug: str, quantity: int, k
     posted = _gift_posted(row, request)
     if posted.replayed:
         return await database_sync_to_async(_gift_replayed, thread_sensitive=False)(posted)
-    # The call was its own transaction, committed by now: the room hears of it.
-    stamped = await realtime.abroadcast_gift(
-        posted.sent.stream_id, posted.event, **_announcement(posted)
-    )
-    posted.event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+    # The call was its own transaction, committed by now: the room hears of it (at once, or
+    # with the rest of the fan's burst: realtime.bursts).
+    stream_id, announcement = posted.sent.stream_id, _announcement(posted)
+    if not bursts.hold(stream_id, posted.event, announcement, realtime.abroadcast_gift):
+        stamped = await realtime.abroadcast_gift(stream_id, posted.event, **announcement)
+        posted.event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
     return GiftResult(posted.sent, False, posted.balance, posted.event)
 
 
@@ -396,11 +398,22 @@ def _gift_announce(posted: _Posted) -> None:
     with the room's new ranking (the sender's new running total goes on the room's board), to
     the room; its combo and ranking are also noted on the gift's frame."""
     stream_id = posted.sent.stream_id
-    stamped = realtime.broadcast_gift(
-        stream_id, posted.event, **_announcement(posted),
-        ranking=lambda: selectors.ranking(stream=stream_id, limit=realtime.RANKING_SIZE),
-    )  # fmt: skip
+    announcement = {
+        **_announcement(posted),
+        "ranking": lambda: selectors.ranking(stream=stream_id, limit=realtime.RANKING_SIZE),
+    }
+    if bursts.hold(stream_id, posted.event, announcement, _abroadcast_gift):
+        return  # it goes with the rest of the fan's burst (realtime.bursts)
+    stamped = realtime.broadcast_gift(stream_id, posted.event, **announcement)
     posted.event.update(combo=stamped[0]["combo"], ranking=stamped[0]["ranking"])
+
+
+async def _abroadcast_gift(stream_id: int, gift: dict, **announcement) -> list[dict]:
+    """broadcast_gift from the event loop, for a burst held there: on a worker thread, since
+    without Redis the ranking is read from the database."""
+    return await database_sync_to_async(realtime.broadcast_gift, thread_sensitive=False)(
+        stream_id, gift, **announcement
+    )
 
 
 def _announcement(posted: _Posted) -> dict:

@@ -297,6 +297,9 @@ CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="5/5")  # messages per seconds,
 ROOM_FRAME_RATE_LIMIT = env("ROOM_FRAME_RATE_LIMIT", default="40/10")
 # `sync` (a fresh state) per account, or per address for visitors, across connections.
 ROOM_SYNC_RATE_LIMIT = env("ROOM_SYNC_RATE_LIMIT", default="10/10")
+# A fan's run of one small gift: more within this many ms of the room's last frame for the
+# run are held and sent as one frame (livestreams/realtime/bursts.py); 0 sends each at once.
+ROOM_GIFT_BURST_MS = env.int("ROOM_GIFT_BURST_MS", default=150)
 CHAT_MAX_LENGTH = 200
 # A room's viewer count goes to its viewers at most once per this many seconds.
 ROOM_VIEWERS_INTERVAL = env.float("ROOM_VIEWERS_INTERVAL", default=1.0)
