@@ -22,7 +22,7 @@ from . import exceptions as errors
 from . import frames, realtime, selectors, services
 from .exceptions import RoomError
 from .models import RoomBan, Stream
-from .realtime import hub
+from .realtime import hub, outage
 
 
 def _error(code: str, message: str, key: str | None = None) -> dict:
@@ -64,7 +64,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         per hub.STATE_SECONDS and the room's frames since bring each viewer up to date: an
         anonymous viewer joining a room the process holds costs no database read and no
         worker thread; a signed-in one, one trip (ban, handle, balance). The new count
-        reaches the room with the next coalesced `viewers` frame (realtime.viewers_changed)."""
+        reaches the room with the next coalesced `viewers` frame (realtime.viewers_changed).
+        While Redis can't be reached the join is accepted and closed 4503 (try again later),
+        which the client answers by reconnecting with backoff."""
         self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
         self.user = _unwrapped(self.scope.get("user"))
         self.connection = uuid.uuid4().hex  # this connection, in the room's presence
@@ -76,15 +78,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         signed_in = self.user is not None and self.user.is_authenticated
         self.who = self.user.pk if signed_in else f"ip:{client[0]}"
         self.viewer = hub.Viewer(self.base_send, None, self._banned_here)
-        await hub.join(self.stream_id, self.viewer)
         try:
-            outcome, state = await self._room_state()
-            if outcome == "joined":
-                state["viewers"] = await realtime.aviewers_join(self.stream_id, self.connection)
-                self.joined = True
-        except BaseException:
-            await hub.leave(self.stream_id, self.viewer)
-            raise
+            outcome, state = await self._join()
+        except outage.REDIS_AWAY as exc:
+            outage.away(f"room joins refused ({outage.TRY_AGAIN_LATER})", exc)
+            await self.accept()
+            await self.close(code=outage.TRY_AGAIN_LATER)
+            return
         if outcome != "joined":
             # Accepted, then closed with a code the client reads (a refused handshake
             # reaches a browser as 1006 and nothing else): 4403 banned, 4404 no such room.
@@ -101,6 +101,21 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send_json(state)
         self.viewer.start(hub.since(self.stream_id, state["seq"]))
         realtime.viewers_changed(self.stream_id, services.viewers_announce, state["viewers"])
+
+    async def _join(self) -> tuple[str, dict | None]:
+        """Into the process's room, the room's state read, and (when "joined") into the
+        room's presence with the count in the state. On any failure the viewer is out of the
+        room again."""
+        await hub.join(self.stream_id, self.viewer)
+        try:
+            outcome, state = await self._room_state()
+            if outcome == "joined":
+                state["viewers"] = await realtime.aviewers_join(self.stream_id, self.connection)
+                self.joined = True
+        except BaseException:
+            await hub.leave(self.stream_id, self.viewer)
+            raise
+        return outcome, state
 
     async def _room_state(self) -> tuple[str, dict | None]:
         """("joined", the state to send without its viewer count), or ("missing" or
@@ -162,6 +177,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
                     self.stream_id, self.connection
                 )
+            except outage.REDIS_AWAY as exc:  # no longer renewed: it lapses within a minute
+                outage.away("viewers left the room unannounced", exc)
             finally:
                 await hub.leave(self.stream_id, self.viewer)
                 realtime.viewers_changed(self.stream_id, services.viewers_announce)

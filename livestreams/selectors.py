@@ -9,6 +9,7 @@ from django.db.models import QuerySet, Sum
 
 from .models import ChatMessage, Gift, RoomBan, SentGift, Stream, StreamGifter, StreamStatus
 from .realtime import Gifter, viewers_of
+from .realtime.outage import REDIS_AWAY, away
 
 
 def gift_catalogue() -> QuerySet[Gift]:
@@ -126,13 +127,18 @@ def chat_event(message: ChatMessage, *, level: int | None = None) -> dict:
     }
 
 
-def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
+def discovery(*, viewer) -> list[tuple[Stream, int | None, bool]]:
     """Live streams with their viewer counts, most watched first; for a signed-in fan the
-    creators they follow come first."""
+    creators they follow come first. A count is None while the rooms' Redis can't be reached:
+    unknown, which the page says, rather than 0."""
     from accounts.models import Follow
 
     streams = list(live_streams())
-    counts = viewers_of([s.pk for s in streams])
+    try:
+        counts = viewers_of([s.pk for s in streams])
+    except REDIS_AWAY as exc:
+        away("viewer counts shown as unknown", exc)
+        counts = dict.fromkeys(s.pk for s in streams)
     followed: set[int] = set()
     if viewer.is_authenticated:
         followed = set(
@@ -141,7 +147,7 @@ def discovery(*, viewer) -> list[tuple[Stream, int, bool]]:
             ).values_list("followee_id", flat=True)
         )
     rows = [(s, counts[s.pk], s.creator_id in followed) for s in streams]
-    rows.sort(key=lambda row: (not row[2], -row[1], -row[0].started_at.timestamp()))
+    rows.sort(key=lambda row: (not row[2], -(row[1] or 0), -row[0].started_at.timestamp()))
     return rows
 
 

@@ -51,7 +51,9 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, with allauth's rate limits kept in each process's memory
+            # while Redis can't be reached (config/cache.py), so sign-in survives an outage.
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "giftcast",
         }

@@ -1,6 +1,7 @@
 """Realtime plumbing: the one broadcast helper, per-room sequence numbers, viewer counts,
 combos and rate limits. Counters live in the cache (Redis when REDIS_URL is set), so they
-hold across server processes.
+hold across server processes. While Redis can't be reached, see outage.py for what each
+caller does instead.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
+from .. import exceptions as errors
 from . import adapters, hub
+from .outage import REDIS_AWAY, UNAVAILABLE, away
 
 _cache = adapters.shared_cache
 
@@ -154,20 +157,27 @@ _aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> (c
 def _ascript(backend: RedisCache, lua: LuaScript):
     """_script for async code: the script on a redis.asyncio client of the running event
     loop's own (to the cache's server), awaited there with no hop to a worker thread."""
+    client, scripts = _aclient(backend)
+    script = scripts.get(lua.name)
+    if script is None:
+        script = scripts[lua.name] = client.register_script(lua.source)
+    return script
+
+
+def _aclient(backend: RedisCache):
+    """The running event loop's redis.asyncio client to the cache's server, and its scripts."""
     loop = asyncio.get_running_loop()
     client, scripts = _aclients.get(loop) or (None, None)
     if client is None:
         # A bounded pool that makes callers wait their turn: a join storm awaits hundreds of
         # presence calls at once, and redis-py's default pool refuses past its limit.
         pool = redis.asyncio.BlockingConnectionPool.from_url(
-            adapters.redis_url(backend), max_connections=ASYNC_REDIS_CONNECTIONS, timeout=20
-        )
+            adapters.redis_url(backend), max_connections=ASYNC_REDIS_CONNECTIONS, timeout=20,
+            **adapters.async_pool_options(),
+        )  # fmt: skip
         client = redis.asyncio.Redis(connection_pool=pool)
         client, scripts = _aclients[loop] = (client, {})
-    script = scripts.get(lua.name)
-    if script is None:
-        script = scripts[lua.name] = client.register_script(lua.source)
-    return script
+    return client, scripts
 
 
 def current_seq(stream_id: int) -> int:
@@ -194,7 +204,14 @@ def broadcast(stream_id: int, *events: dict) -> list[dict]:
         return _send(stream_id, events, last)
     seq_key = backend.make_and_validate_key(f"room:{stream_id}:seq")
     call = BROADCAST.bind(seq_key=seq_key, channel=channel, frames=[_encode(e) for e in events])
-    last = int(_script(backend, BROADCAST)(*call))
+    try:
+        last = int(_script(backend, BROADCAST)(*call))
+    except REDIS_AWAY as exc:
+        # After commit (a chat line, a ban, a stream's end: each in the database, which the
+        # state a viewer resyncs to is read from): nothing to undo, so say so and go on.
+        kinds = ", ".join(event["type"] for event in events)
+        logger.warning("room %s: %s not sent, Redis unreachable (%s)", stream_id, kinds, exc)
+        return []
     first = last - len(events) + 1
     return [{**event, "seq": first + i} for i, event in enumerate(events)]
 
@@ -257,9 +274,15 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
             stream_id, [{**gift, "combo": combo, "ranking": {"top": top, "coins": total}}], last
         )
     named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
-    answer = _script(backend, GIFT)(*GIFT.bind(**named))
-    if len(answer) == 2:  # the board is not all there: rebuilt from the database
-        answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
+    try:
+        if stream_id in _boards_stale:
+            adapters.redis_client(backend).delete(named["board"], named["labels"])
+            _boards_stale.discard(stream_id)
+        answer = _script(backend, GIFT)(*GIFT.bind(**named))
+        if len(answer) == 2:  # the board is not all there: rebuilt from the database
+            answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
+    except REDIS_AWAY as exc:
+        return [_gift_unsent(stream_id, gift, exc)]
     return [_gift_frame(gift, answer)]  # the script published it
 
 
@@ -270,11 +293,35 @@ async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: s
     thread (it reads the database)."""
     backend = _cache()
     named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
-    answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
-    if len(answer) == 2:
-        rows = await database_sync_to_async(gifters, thread_sensitive=False)()
-        answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
+    try:
+        if stream_id in _boards_stale:
+            await _aclient(backend)[0].delete(named["board"], named["labels"])
+            _boards_stale.discard(stream_id)
+        answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
+        if len(answer) == 2:
+            rows = await database_sync_to_async(gifters, thread_sensitive=False)()
+            answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
+    except REDIS_AWAY as exc:
+        return [_gift_unsent(stream_id, gift, exc)]
     return [_gift_frame(gift, answer)]  # the script published it
+
+
+# Rooms whose board missed a committed gift (its broadcast found Redis away): the board is
+# dropped before this process's next gift there, which then rebuilds it from the database.
+_boards_stale: set[int] = set()
+
+
+def _gift_unsent(stream_id: int, gift: dict, exc: Exception) -> dict:
+    """A committed gift whose frame could not be sent (Redis went away after its rate limit
+    was counted): the sender is still told it went (the service returns as usual); the room's
+    viewers, whose feed was down too, resync when the hub's subscription is back (hub), and
+    the board is rebuilt. The frame comes back without combo or ranking: neither is known."""
+    _boards_stale.add(stream_id)
+    logger.warning(
+        "room %s: gift %s committed, its frame not sent: Redis unreachable (%s); the room "
+        "resyncs when Redis is back", stream_id, gift.get("id"), exc,
+    )  # fmt: skip
+    return {**gift, "combo": None, "ranking": None}
 
 
 def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
@@ -313,12 +360,17 @@ def boards_kept() -> bool:
 
 
 def board_relabel(stream_id: int, gifter_id: int, label: dict) -> None:
-    """A gifter's label changed: their line on the room's board (if it has one) shows it."""
+    """A gifter's label changed: their line on the room's board (if it has one) shows it
+    (while Redis is away, once the board is rebuilt at the room's next gift)."""
     backend = _cache()
     if isinstance(backend, RedisCache):
         _, labels = _board_keys(backend, stream_id)
         call = RELABEL.bind(labels=labels, member=_member(gifter_id), label=_encode(label))
-        _script(backend, RELABEL)(*call)
+        try:
+            _script(backend, RELABEL)(*call)
+        except REDIS_AWAY as exc:
+            _boards_stale.add(stream_id)
+            away("gifter labels left for the boards' rebuild", exc)
 
 
 def _send(stream_id: int, events, last: int) -> list[dict]:
@@ -391,15 +443,28 @@ def broadcast_on_commit(stream_id: int, event: dict) -> None:
 
 def rate_limited(scope: str, who: int | str, spec: str) -> bool:
     """True when `who` (a user id, or another identity such as "ip:…") has used up `spec`
-    ("count/seconds") in the current window."""
+    ("count/seconds") in the current window. While Redis can't be reached nothing is let
+    through uncounted: RoomError `unavailable` (a gift or chat line refused before anything
+    is written)."""
     counter, count = _rate_counter(scope, who, spec)
-    return _count(counter)[0] > count
+    try:
+        return _count(counter)[0] > count
+    except REDIS_AWAY as exc:
+        raise _unavailable(scope, exc) from exc
 
 
 async def arate_limited(scope: str, who: int | str, spec: str) -> bool:
     """rate_limited for async code, on Redis (boards_kept())."""
     counter, count = _rate_counter(scope, who, spec)
-    return (await _acount(counter))[0] > count
+    try:
+        return (await _acount(counter))[0] > count
+    except REDIS_AWAY as exc:
+        raise _unavailable(scope, exc) from exc
+
+
+def _unavailable(scope: str, exc: Exception) -> errors.RoomError:
+    away(f"{scope} refused, its rate limit can't be counted", exc)
+    return errors.error(UNAVAILABLE)
 
 
 async def arate_wait(scope: str, who: int | str, spec: str) -> int:
@@ -455,7 +520,11 @@ def viewers_join(stream_id: int, connection: str) -> int:
     if not isinstance(backend, RedisCache):
         return _count((f"room:{stream_id}:viewers", 1, None))[0]
     _present_add(stream_id, connection)
-    return _presence(backend, stream_id, "join", [connection])
+    try:
+        return _presence(backend, stream_id, "join", [connection])
+    except REDIS_AWAY:
+        _present_discard(stream_id, connection)  # not in the room: never renewed
+        raise
 
 
 async def aviewers_join(stream_id: int, connection: str) -> int:
@@ -466,7 +535,11 @@ async def aviewers_join(stream_id: int, connection: str) -> int:
         return _count((f"room:{stream_id}:viewers", 1, None))[0]
     _present_add(stream_id, connection)
     call = _presence_call(backend, stream_id, "join", [connection])
-    return int(await _ascript(backend, PRESENCE)(*call))
+    try:
+        return int(await _ascript(backend, PRESENCE)(*call))
+    except REDIS_AWAY:
+        _present_discard(stream_id, connection)  # not in the room: never renewed
+        raise
 
 
 def viewers_leave(stream_id: int, connection: str) -> int:
@@ -476,12 +549,16 @@ def viewers_leave(stream_id: int, connection: str) -> int:
             return max(_cache().decr(f"room:{stream_id}:viewers"), 0)
         except ValueError:
             return 0
+    _present_discard(stream_id, connection)
+    return _presence(backend, stream_id, "leave", [connection])
+
+
+def _present_discard(stream_id: int, connection: str) -> None:
     with _present_lock:
         room = _present.get(stream_id, set())
         room.discard(connection)
         if not room:
             _present.pop(stream_id, None)
-    return _presence(backend, stream_id, "leave", [connection])
 
 
 def viewers(stream_id: int) -> int:
@@ -532,7 +609,10 @@ class _Ticker:
                 unclaimed = await database_sync_to_async(self.announce, thread_sensitive=False)(
                     rooms
                 )
-            except Exception:  # Redis or the database away for a moment: the next tick tries
+            except REDIS_AWAY as exc:  # the next tick tries again
+                away("viewer counts not announced", exc)
+                unclaimed = list(rooms)
+            except Exception:  # the database away for a moment: the next tick tries
                 logger.exception("viewer counts not announced")
                 unclaimed = list(rooms)
             for stream_id in unclaimed:
@@ -586,7 +666,9 @@ def _presence_beat_start() -> None:
             time.sleep(PRESENCE_BEAT)
             try:
                 presence_beat()
-            except Exception:  # Redis away for a moment: the next beat tries again
+            except REDIS_AWAY as exc:  # the next beat tries again; what lapsed meanwhile is renewed
+                away("viewer presence not renewed", exc)
+            except Exception:  # the next beat tries again
                 logger.exception("viewer presence beat failed")
 
     _beat_thread = threading.Thread(target=beat, name="giftcast-presence", daemon=True)

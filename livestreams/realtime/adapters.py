@@ -22,6 +22,9 @@ library's public API for the rooms.
   `send_queue`), with its transport's back-pressure (Twisted's public registerProducer).
 - Twisted: a TCP transport's buffers (`dataBuffer`, `_tempDataLen`; its socket is public,
   `getHandle()`), to send a frame at once when nothing is waiting (see _write).
+- redis-py 7+'s asyncio pools: with maintenance notifications left on ("auto", the default)
+  a pooled connection that Redis closed is not replaced when it is taken from the pool, so
+  after a restart of Redis each one failed its first command (async_pool_options).
 """
 
 from __future__ import annotations
@@ -62,6 +65,17 @@ def redis_client(backend: RedisCache):
 def redis_url(backend: RedisCache) -> str:
     """The URL of the cache's (first) Redis server."""
     return backend._servers[0]
+
+
+def async_pool_options() -> dict:
+    """Options for a redis.asyncio pool that replaces a connection Redis closed (a restart)
+    when it is taken, as redis-py did before maintenance notifications: they are off (a
+    Redis Enterprise feature the rooms don't use)."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # pragma: no cover - redis-py before 7 checks the connection anyway
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 def calling_loop():

@@ -12,6 +12,11 @@ A viewer whose connection stops draining (its server buffer full: daphne, see ad
 its frames held, up to BACKLOG; past that the backlog is dropped and, once the connection
 drains, the viewer gets one `resync` frame and rebuilds from `state` (docs/protocol.md). So
 a slow viewer never slows the room, memory stays bounded, and nothing is dropped unsaid.
+
+The subscription outlives a Redis outage: redis-py reconnects it and subscribes again to
+every channel it held, and once it answers again every viewer of the process gets a `resync`
+(frames published meanwhile never reached them, and a Redis that restarted empty counts each
+room's seq from 0 again).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from urllib.parse import urlsplit
 from django.core.cache.backends.redis import RedisCache
 
 from . import adapters
+from .outage import REDIS_AWAY, away
 
 _cache = adapters.shared_cache
 
@@ -67,6 +73,22 @@ class Viewer:
     def hold(self) -> None:
         """Hold the room's frames until start() again (the viewer's state is being read)."""
         self.started = False
+
+    def resync(self) -> None:
+        """Frames may have been lost on their way to this process: the viewer is told to
+        rebuild from the state, as one that fell behind is (a viewer still reading its state
+        gets it after the frames start() is given)."""
+        if self.closed:
+            return
+        self.backlog.clear()
+        self.behind = True
+        stats["resyncs"] += 1
+        if not self.started:
+            return
+        if self.writer is not None:
+            self._resumed()
+        elif self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._drain())
 
     async def drained(self) -> None:
         """Until what was handed to `send` for this viewer has been sent."""
@@ -151,13 +173,20 @@ _subscriber: _Subscriber | None = None
 
 async def join(stream_id: int, viewer: Viewer) -> None:
     """On the event loop: `viewer` gets the room's frames from now on (on Redis, once the
-    room's subscription is in place: call before reading the room's state)."""
+    room's subscription is in place: call before reading the room's state). Raises one of
+    REDIS_AWAY, leaving the viewer out, when the subscription can't be made."""
     room = _rooms.get(stream_id)
     if room is None:
         room = _rooms[stream_id] = Room()
     room.viewers.add(viewer)
     if len(room.viewers) == 1 and isinstance(_cache(), RedisCache):
-        await _subscriber_get().subscribe(stream_id)
+        try:
+            await _subscriber_get().subscribe(stream_id)
+        except BaseException:
+            room.viewers.discard(viewer)
+            if not room.viewers and _rooms.get(stream_id) is room:
+                del _rooms[stream_id]
+            raise
 
 
 async def leave(stream_id: int, viewer: Viewer) -> None:
@@ -257,6 +286,9 @@ def room_channel(stream_id: int) -> str:
     return f"giftcast:{database}" + backend.make_and_validate_key(f"room-frames:{stream_id}")
 
 
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries of a lost subscription (doubling)
+
+
 class _Subscriber:
     """The process's one subscription connection; a task reads it and delivers."""
 
@@ -273,25 +305,41 @@ class _Subscriber:
     async def subscribe(self, stream_id: int) -> None:
         channel = room_channel(stream_id)
         self.channels[channel.encode()] = stream_id
-        await self.pubsub.subscribe(channel)
+        try:
+            await self.pubsub.subscribe(channel)
+        except BaseException:
+            self.channels.pop(channel.encode(), None)
+            raise
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self._read(), name="giftcast-rooms")
 
     async def unsubscribe(self, stream_id: int) -> None:
         channel = room_channel(stream_id)
         self.channels.pop(channel.encode(), None)
-        await self.pubsub.unsubscribe(channel)
+        try:
+            await self.pubsub.unsubscribe(channel)
+        except REDIS_AWAY as exc:  # dropped once the subscription is back (_recovered)
+            away("a room's subscription left for later", exc)
 
     async def _read(self) -> None:
+        wait, lost = RETRY_FIRST, False
         while True:
             try:
                 message = await self.pubsub.get_message(timeout=5.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis away for a moment: redis-py reconnects and resubscribes
-                logger.exception("room subscription failed; retrying")
-                await asyncio.sleep(0.5)
+            except Exception as exc:  # Redis away: redis-py reconnects and resubscribes
+                if not isinstance(exc, REDIS_AWAY):
+                    logger.exception("room subscription failed; retrying")
+                elif not lost:
+                    logger.warning("room subscription lost (%s); retrying", exc)
+                lost = True
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX)
                 continue
+            if lost:
+                wait, lost = RETRY_FIRST, False
+                await self._recovered()
             if message is None:
                 if not self.channels:
                     return
@@ -302,6 +350,25 @@ class _Subscriber:
                     deliver(stream_id, json.loads(message["data"])["frames"])
                 except Exception:  # one bad event must not stop the room
                     logger.exception("room event not delivered")
+
+    async def _recovered(self) -> None:
+        """The subscription answers again (redis-py subscribed again to every channel it
+        held): the channels of rooms left meanwhile are dropped, and every viewer here is told
+        to resync, each room's held state and recent frames forgotten (they may be from before
+        a Redis that restarted empty, with its seq counted from 0 again)."""
+        left = [channel for channel in self.pubsub.channels if channel not in self.channels]
+        if left:
+            try:
+                await self.pubsub.unsubscribe(*left)
+            except REDIS_AWAY as exc:
+                away("a room's subscription left for later", exc)
+        rooms = [_rooms[pk] for pk in set(self.channels.values()) if pk in _rooms]
+        for room in rooms:
+            room.state, room.recent = None, deque(maxlen=RECENT)
+            for viewer in list(room.viewers):
+                viewer.resync()
+        viewers = sum(len(room.viewers) for room in rooms)
+        logger.warning("room subscription back: %d rooms, %d viewers resync", len(rooms), viewers)
 
 
 def _subscriber_get() -> _Subscriber:

@@ -59,17 +59,19 @@
     anim.onfinish = function () { box.remove(); self.playNext(); };
   };
 
-  // A room socket that reconnects with backoff and asks for state after a gap in `seq`.
+  // A room socket that reconnects with backoff and asks for state after a gap in `seq`. The
+  // backoff starts again only once the room's state arrives: a server that accepts and then
+  // closes at once (4503 while it can't reach the rooms) is retried ever more slowly.
   function RoomSocket(path, onFrame, onStatus) {
     this.path = path; this.onFrame = onFrame; this.onStatus = onStatus || function () {};
-    this.lastSeq = 0; this.backoff = 1000; this.closed = false; this.ws = null;
+    this.lastSeq = 0; this.backoff = 1000; this.closed = false; this.down = false; this.ws = null;
     this.onOpen = function () {};
     this.connect();
   }
   RoomSocket.prototype.connect = function () {
     var self = this, proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = this.ws = new WebSocket(proto + location.host + this.path);
-    ws.onopen = function () { self.backoff = 1000; self.syncing = false; self.onStatus(""); self.onOpen(); };
+    ws.onopen = function () { self.syncing = false; self.onOpen(); };
     ws.onmessage = function (msg) {
       var f;
       try { f = JSON.parse(msg.data); } catch (e) { return; }
@@ -79,7 +81,10 @@
         setTimeout(function () { self.sync(); }, (f.retry_after || 1) * 1000);
         return;
       }
-      if (f.type === "state") { self.lastSeq = f.seq || 0; self.syncing = false; }
+      if (f.type === "state") {
+        if (self.down) { self.down = false; self.backoff = 1000; self.onStatus(""); }
+        self.lastSeq = f.seq || 0; self.syncing = false;
+      }
       else if (typeof f.seq === "number") {
         if (f.seq <= self.lastSeq) return;  // already in the state, or seen
         if (self.lastSeq && f.seq > self.lastSeq + 1) self.sync();
@@ -91,6 +96,7 @@
       if (ev.code === 4403) { self.closed = true; self.onStatus("You can't watch this room."); return; }
       if (ev.code === 4404) { self.closed = true; self.onStatus("This room doesn't exist."); return; }
       if (self.closed) return;
+      self.down = true;
       self.onStatus("Reconnecting…");
       var wait = self.backoff + Math.random() * 500;
       self.backoff = Math.min(self.backoff * 2, 15000);
