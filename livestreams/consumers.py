@@ -245,19 +245,29 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """A client that saw a gap in `seq` asks for the room's state again: the state (held
         or read), then the room's frames since it (none twice: held meanwhile). Syncs are
         limited per account, or per address for visitors (ROOM_SYNC_RATE_LIMIT, across their
-        connections): past it the answer says when to ask again."""
-        if wait := await realtime.arate_wait("sync", self.who, settings.ROOM_SYNC_RATE_LIMIT):
-            refusal = _error("rate_limited", "Too many syncs; ask again shortly.")
-            await self.send_json({**refusal, "frame": "sync", "retry_after": wait})
+        connections): past it the answer says when to ask again, as it does while Redis
+        can't be reached (the room's seq and count live there)."""
+        try:
+            wait = await realtime.arate_wait("sync", self.who, settings.ROOM_SYNC_RATE_LIMIT)
+            if wait:
+                refusal = _error("rate_limited", "Too many syncs; ask again shortly.")
+                await self.send_json({**refusal, "frame": "sync", "retry_after": wait})
+                return
+            self.viewer.hold()
+            outcome, state = await self._room_state()
+            if outcome == "joined":
+                state["viewers"] = await database_sync_to_async(
+                    realtime.viewers, thread_sensitive=False
+                )(self.stream_id)
+        except outage.REDIS_AWAY as exc:
+            outage.away("syncs refused", exc)
+            self.viewer.start()
+            refusal = _error(errors.UNAVAILABLE[1], errors.UNAVAILABLE[0])
+            await self.send_json({**refusal, "frame": "sync", "retry_after": 2})
             return
-        self.viewer.hold()
-        outcome, state = await self._room_state()
         if outcome != "joined":
             self.viewer.start()
             return
-        state["viewers"] = await database_sync_to_async(realtime.viewers, thread_sensitive=False)(
-            self.stream_id
-        )
         await self.viewer.drained()
         await self.send_json(state)
         self.viewer.start(hub.since(self.stream_id, state["seq"]))

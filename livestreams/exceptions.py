@@ -22,6 +22,8 @@ QUANTITY = ("Send between 1 and {high} at a time.", "bad_quantity")
 BANNED = ("You've been banned from this creator's rooms.", "banned")
 MUTED = ("You've been muted in this creator's rooms.", "muted")
 RATE_LIMITED = ("Slow down a little and try again in a moment.", "rate_limited")
+# While Redis, which counts the rooms' limits, can't be reached (realtime/outage.py).
+UNAVAILABLE = ("The room can't take gifts or chat for a moment; try again shortly.", "unavailable")
 CHAT_EMPTY = ("Write something first.", "empty_message")
 CHAT_TOO_LONG = ("Messages can be {high} characters at most.", "message_too_long")
 BAD_KEY = ("Every gift needs a fresh UUID key.", "bad_key")

@@ -16,12 +16,12 @@ import time
 
 from config.cache import REDIS_AWAY
 
+from ..exceptions import UNAVAILABLE  # the error a gift, chat line or sync gets meanwhile
+
 __all__ = ["AWAY_LOG_SECONDS", "REDIS_AWAY", "UNAVAILABLE", "TRY_AGAIN_LATER", "away"]
 
 logger = logging.getLogger("livestreams.realtime")
 
-# The error a gift or chat line gets while its rate limit can't be counted (nothing charged).
-UNAVAILABLE = ("The room can't take gifts or chat for a moment; try again shortly.", "unavailable")
 # The close code of a room join refused while Redis is away, as 4403 and 4404 are HTTP's
 # (the standard 1013 "try again later" is one autobahn, under daphne, refuses to send): the
 # room client (static/js/gifts.js) answers any close but 4403 and 4404 by reconnecting with

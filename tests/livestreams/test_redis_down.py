@@ -114,6 +114,21 @@ async def test_gifts_and_chat_are_refused_while_redis_is_away_and_nothing_is_cha
     assert await SentGift.objects.acount() == 0 and await ChatMessage.objects.acount() == 0
 
 
+async def test_a_sync_while_redis_is_away_is_answered_and_the_connection_stays(room, own_redis):
+    stream, fan, _ = room
+    comm = await _communicator(stream.pk, fan)
+    assert (await comm.connect())[0]
+    await _until(comm, "state")
+    own_redis.stop()
+    await comm.send_json_to({"type": "sync"})
+    refused = await _until(comm, "error")
+    assert (refused["code"], refused["frame"], refused["retry_after"]) == ("unavailable", "sync", 2)
+    own_redis.start()
+    await comm.send_json_to({"type": "sync"})  # asked again when told: the state comes
+    assert (await _until(comm, "state"))["balance"] == 1000
+    await comm.disconnect()
+
+
 async def test_the_room_recovers_when_redis_is_back_without_a_restart(
     room, own_redis, quick_retries, caplog
 ):
