@@ -40,6 +40,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(playwright, django_db_setup):
+    """Playwright starts before the test database is made. Starting its sync API leaves the
+    main greenlet in another contextvars context, where asgiref's thread-locals (Django's
+    connections) are empty: the connection django_db_setup made, and the contents it
+    serialized on it for serialized_rollback, were lost to every test after it. The first
+    browser test passed; the next one found the tables flushed and nothing to restore them
+    from (no gift catalogue: test_room_journey failed after test_room_reconnect)."""
+    yield
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": FLAGS}
 
