@@ -228,9 +228,13 @@ class PayoutTermsForm(forms.ModelForm):
 @admin.register(PayoutTerms)
 class PayoutTermsAdmin(admin.ModelAdmin):
     form = PayoutTermsForm
-    list_display = ("creator", "minimum_usd", "reason", "set_by", "set_at")
+    list_display = ("creator", "minimum", "reason", "set_by", "set_at")
     raw_id_fields = ("creator",)
     search_fields = ("creator__email", "creator__profile__handle")
+
+    @admin.display(description="Payout minimum", ordering="minimum_usd")
+    def minimum(self, terms: PayoutTerms) -> str:
+        return format_money(selectors.usd_cents(terms.minimum_usd), "USD")
 
     def save_model(self, request, obj, form, change):
         services.payout_minimum_set(

@@ -25,6 +25,7 @@ from .models import (
     Unit,
     WebhookEvent,
 )
+from .money import format_money
 from .services import adjustment_post, wallet_unfreeze
 
 
@@ -206,10 +207,31 @@ class PriceFormSet(forms.BaseInlineFormSet):
             )
 
 
+def money_or_none(amount_minor: int | None, currency: str, *, none: str = "—") -> str:
+    """An amount in minor units as people read it ("$6.49", "¥980"), or `none`."""
+    if amount_minor is None or not currency:
+        return none
+    return format_money(amount_minor, currency)
+
+
+class PriceForm(forms.ModelForm):
+    class Meta:
+        model = Price
+        fields = ("currency", "amount_minor")
+        labels = {"amount_minor": "Price in minor units"}
+        help_texts = {"amount_minor": "Cents for USD, pence for GBP, whole yen for JPY."}
+
+
 class PriceInline(admin.TabularInline):
     model = Price
+    form = PriceForm
     formset = PriceFormSet
     extra = 1
+    readonly_fields = ("price",)
+
+    @admin.display(description="Price")
+    def price(self, obj: Price) -> str:
+        return money_or_none(obj.amount_minor, obj.currency) if obj.pk else "—"
 
 
 @admin.register(CoinPackage)
@@ -217,9 +239,17 @@ class CoinPackageAdmin(admin.ModelAdmin):
     """Packages and their prices. Turning a package on, or changing a price, is checked
     against the bulk rule on the package's page (so `active` isn't editable in the list)."""
 
-    list_display = ("__str__", "coins", "bonus_coins", "active", "sort_order")
+    list_display = ("__str__", "coins", "bonus_coins", "prices_shown", "active", "sort_order")
     list_editable = ("sort_order",)
     inlines = [PriceInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("prices")
+
+    @admin.display(description="Prices")
+    def prices_shown(self, package: CoinPackage) -> str:
+        prices = sorted(package.prices.all(), key=lambda p: p.currency)
+        return " · ".join(format_money(p.amount_minor, p.currency) for p in prices) or "—"
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -233,8 +263,7 @@ class RechargeAdmin(admin.ModelAdmin):
         "id",
         "user",
         "coins",
-        "amount_minor",
-        "currency",
+        "amount",
         "status",
         "status_words",
         "needs_review",
@@ -247,8 +276,7 @@ class RechargeAdmin(admin.ModelAdmin):
         "user",
         "package",
         "coins",
-        "amount_minor",
-        "currency",
+        "amount",
         "provider",
         "provider_session_id",
         "payment_intent_id",
@@ -274,6 +302,10 @@ class RechargeAdmin(admin.ModelAdmin):
     def status_words(self, obj: Recharge) -> str:
         return obj.status_words
 
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount(self, obj: Recharge) -> str:
+        return format_money(obj.amount_minor, obj.currency)
+
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
@@ -284,13 +316,18 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 @admin.register(SpendingLimit)
 class SpendingLimitAdmin(ReadOnlyAdmin):
-    list_display = (
-        "user",
-        "kind",
-        "currency",
-        "amount_minor",
-        "pending_amount_minor",
-        "pending_currency",
-        "pending_from",
-    )
+    list_display = ("user", "kind", "limit", "pending", "pending_from")
+    list_select_related = ("user",)
     search_fields = ("user__email",)
+    readonly_fields = ("user", "kind", "limit", "pending", "pending_from", "updated_at")
+    fields = readonly_fields
+
+    @admin.display(description="Limit", ordering="amount_minor")
+    def limit(self, obj: SpendingLimit) -> str:
+        return money_or_none(obj.amount_minor, obj.currency, none="No limit")
+
+    @admin.display(description="Pending change")
+    def pending(self, obj: SpendingLimit) -> str:
+        if obj.pending_from is None:
+            return "—"
+        return money_or_none(obj.pending_amount_minor, obj.pending_currency, none="No limit")
