@@ -1,7 +1,14 @@
 from __future__ import annotations
 
+from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
+from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.contrib.auth.password_validation import (
+    MinimumLengthValidator,
+    get_default_password_validators,
+)
 from django.utils import timezone
 
 from .countries import country_choices
@@ -20,6 +27,33 @@ def _clean_handle(value: str, *, exclude_pk: int | None = None) -> str:
     return handle
 
 
+def password_rules() -> str:
+    """The password validators' rules as one sentence. Django's help lists them one by one
+    and its errors then repeat them; this says them once, the minimum read from settings."""
+    minimum = next(
+        (
+            v.min_length
+            for v in get_default_password_validators()
+            if isinstance(v, MinimumLengthValidator)
+        ),
+        None,
+    )
+    rules = "not only digits, and not a common password or one like your email."
+    return f"At least {minimum} characters, {rules}" if minimum else rules.capitalize()
+
+
+def _words(form: forms.Form, fields: dict[str, tuple[str, str | None]]) -> None:
+    """Give allauth's fields the site's labels and placeholders (None: no placeholder)."""
+    for name, (label, placeholder) in fields.items():
+        if name not in form.fields:
+            continue
+        field = form.fields[name]
+        field.label = label
+        field.widget.attrs.pop("placeholder", None)
+        if placeholder:
+            field.widget.attrs["placeholder"] = placeholder
+
+
 class SignupForm(AllauthSignupForm):
     handle = forms.CharField(
         max_length=25,
@@ -29,9 +63,51 @@ class SignupForm(AllauthSignupForm):
 
     field_order = ["email", "handle", "password1", "password2"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _words(self, {
+            "email": ("Email", "you@example.com"),
+            "handle": ("Handle", "yourname"),
+            "password1": ("Password", None),
+            "password2": ("Repeat the password", None),
+        })  # fmt: skip
+        if "password1" in self.fields:
+            self.fields["password1"].help_text = password_rules()
+
     def clean_handle(self) -> str:
         # A friendly early answer; the unique constraint still decides a race.
         return _clean_handle(self.cleaned_data["handle"])
+
+
+class LoginForm(AllauthLoginForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _words(self, {
+            "login": ("Email", "you@example.com"),
+            "password": ("Password", None),
+            "remember": ("Keep me signed in", None),
+        })  # fmt: skip
+
+
+class ChangePasswordForm(AllauthChangePasswordForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _words(self, {
+            "oldpassword": ("Current password", None),
+            "password1": ("New password", None),
+            "password2": ("Repeat the new password", None),
+        })  # fmt: skip
+        self.fields["password1"].help_text = password_rules()
+
+
+class ResetPasswordKeyForm(AllauthResetPasswordKeyForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _words(self, {
+            "password1": ("New password", None),
+            "password2": ("Repeat the new password", None),
+        })  # fmt: skip
+        self.fields["password1"].help_text = password_rules()
 
 
 class ProfileForm(forms.ModelForm):

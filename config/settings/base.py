@@ -121,7 +121,12 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_FORMS = {  # the site's labels and one-line password rules (accounts/forms.py)
+    "signup": "accounts.forms.SignupForm",
+    "login": "accounts.forms.LoginForm",
+    "change_password": "accounts.forms.ChangePasswordForm",
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Giftcast] "
 # allauth's defaults, spelled out so nobody turns them off by accident.
 ACCOUNT_RATE_LIMITS = {
@@ -137,6 +142,10 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Giftcast"
+MFA_ADAPTER = "accounts.adapters.MFAAdapter"
+# What emails call the site (allauth's `current_site`: accounts.adapters). The project runs
+# without django.contrib.sites, whose fallback is the request's host.
+SITE_NAME = "Giftcast"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
