@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from config.pgcall import aconnections_close
-from livestreams import realtime
+from livestreams.realtime import presence
 from tests.accounts.factories import UserFactory
 from wallet.ledger import ledger_audit
 
@@ -18,7 +18,7 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
-    realtime._present.clear()
+    presence._present.clear()
 
 
 @pytest.fixture(autouse=True)

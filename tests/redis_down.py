@@ -41,14 +41,13 @@ def rooms_forget() -> None:
     allauth's rate limits with its "Redis is away" spell (the cache backend itself is made
     again on every CACHES change: realtime.adapters)."""
     from config import cache
-    from livestreams import realtime
-    from livestreams.realtime import hub, outage
+    from livestreams.realtime import boards, hub, outage, presence, scripts
 
     hub._subscriber = None
     hub._rooms.clear()
-    realtime._aclients.clear()
-    realtime._present.clear()
-    realtime._boards_stale.clear()
+    scripts._aclients.clear()
+    presence._present.clear()
+    boards._boards_stale.clear()
     outage._logged.clear()
     cache._local.clear()
     cache._away_until = 0.0

@@ -1,4 +1,4 @@
--- count: add to several counters in one round trip (realtime._count).
+-- count: add to several counters in one round trip (realtime/scripts.py, _count).
 --
 -- Keys      counters    the counters
 -- Arguments steps       for each counter, two: what to add, and the expiry (seconds, 0 for

@@ -6,7 +6,7 @@
 -- in `seq` order whichever process sent them, and the send costs no round trip or
 -- event-loop turn of its own. Frames arrive as JSON objects and fields are put in front of
 -- their text, so nothing is parsed or re-encoded; the message carries each frame as the text
--- every viewer is sent (realtime._send).
+-- every viewer is sent (realtime/events.py, _send).
 local function stamp(json, fields)
   return '{' .. fields .. ',' .. string.sub(json, 2)
 end

@@ -271,7 +271,7 @@ def _bans(room: set[Viewer], texts: list[str]) -> None:
 
 
 async def adeliver(stream_id: int, texts: list[str]) -> None:
-    """deliver, for realtime._run (sync code hands the frames to the loop this way)."""
+    """deliver, for realtime.events._run (sync code hands the frames to the loop this way)."""
     deliver(stream_id, texts)
 
 

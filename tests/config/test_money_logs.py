@@ -339,7 +339,7 @@ def test_a_rolled_back_movement_is_never_logged(user, money, committed):
     ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_only_a_committed_movement_reaches_the_log(money):
     """The same with real commits, not captured callbacks."""
     user = UserFactory()

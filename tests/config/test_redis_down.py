@@ -12,8 +12,8 @@ import redis
 
 from accounts.services import profile_update
 from config import cache
-from livestreams import realtime
 from livestreams.models import StreamGifter
+from livestreams.realtime import boards
 from tests import redis_down
 from tests.conftest import PASSWORD
 from tests.livestreams.factories import fan_with, live_stream
@@ -100,7 +100,7 @@ def test_a_gifter_renames_themselves_and_their_board_line_waits_for_the_rebuild(
     with django_capture_on_commit_callbacks(execute=True):
         profile_update(profile=fan.profile, display_name="Renamed")
     assert fan.profile.display_name == "Renamed"
-    assert stream.pk in realtime._boards_stale  # rebuilt, labels and all, at the next gift
+    assert stream.pk in boards._boards_stale  # rebuilt, labels and all, at the next gift
 
 
 def test_rate_limits_count_on_redis_again_once_it_is_back(client, user, own_redis, monkeypatch):

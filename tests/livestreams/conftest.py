@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import caches
 
 from livestreams import realtime
-from livestreams.realtime import adapters
+from livestreams.realtime import adapters, events
 
 
 class RoomFrames:
@@ -16,7 +16,7 @@ class RoomFrames:
 
     def __init__(self, monkeypatch):
         self._heard: list[tuple[str, dict]] = []
-        monkeypatch.setattr(realtime, "_run", self._caught)
+        monkeypatch.setattr(events, "_run", self._caught)
         self._pubsub = None
         channel = realtime.room_channel(0)
         if channel:

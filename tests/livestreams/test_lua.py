@@ -7,17 +7,17 @@ import re
 import pytest
 
 from livestreams import realtime
-from livestreams.realtime import adapters
+from livestreams.realtime import adapters, scripts
 
-SCRIPTS = sorted(p.stem for p in realtime.LUA_DIR.glob("*.lua"))
+SCRIPTS = sorted(p.stem for p in scripts.LUA_DIR.glob("*.lua"))
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_each_script_says_what_it_takes(name):
     """Each script's header names its keys and arguments in the comment a reader sees, the
     same names its `--! keys` / `--! args` lines bind."""
-    script = realtime.lua(name)
-    text = (realtime.LUA_DIR / f"{name}.lua").read_text()
+    script = scripts.lua(name)
+    text = (scripts.LUA_DIR / f"{name}.lua").read_text()
     assert text.startswith(f"-- {name}: ")
     lines = text.splitlines()
     comment = "\n".join(line for line in lines if line.startswith("--"))
@@ -29,20 +29,20 @@ def test_each_script_says_what_it_takes(name):
 
 
 def test_scripts_are_called_by_name_not_position():
-    keys, args = realtime.SEED.bind(
+    keys, args = scripts.SEED.bind(
         board="b", labels="l", size=3, ttl=60, channel="", frame="{}", combo=1, seq=2,
         gifters=["m1", 5, "{}", "m2", 4, "{}"],
     )  # fmt: skip
     assert keys == ["b", "l"]
     assert args == [3, 60, "", "{}", 1, 2, "m1", 5, "{}", "m2", 4, "{}"]
     with pytest.raises(TypeError, match="seed.lua takes"):
-        realtime.SEED.bind(board="b", labels="l")
+        scripts.SEED.bind(board="b", labels="l")
     with pytest.raises(TypeError, match="relabel.lua takes"):
-        realtime.RELABEL.bind(labels="l", member="m", label="{}", extra=1)
+        scripts.RELABEL.bind(labels="l", member="m", label="{}", extra=1)
 
 
 def test_libraries_come_first_and_names_are_locals():
-    source = realtime.GIFT.source
+    source = scripts.GIFT.source
     assert source.index("local function publish") < source.index("local function apply")
     assert source.index("local function apply") < source.index("local combo_key = KEYS[1]")
     assert "local channel = ARGV[9]" in source
@@ -56,8 +56,8 @@ def test_the_scripts_run_on_redis():
 
     backend = caches["default"]
     key = f"lua-test:{id(backend)}"
-    counted = realtime._script(backend, realtime.COUNT)(
-        *realtime.COUNT.bind(counters=[key, key + ":b"], steps=[2, 30, 5, 0])
+    counted = scripts._script(backend, scripts.COUNT)(
+        *scripts.COUNT.bind(counters=[key, key + ":b"], steps=[2, 30, 5, 0])
     )
     assert [int(v) for v in counted] == [2, 5]
     assert 0 < adapters.redis_client(backend).ttl(key) <= 30

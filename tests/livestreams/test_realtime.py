@@ -10,13 +10,13 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 from livestreams import realtime
-from livestreams.realtime import adapters
+from livestreams.realtime import adapters, boards, presence, scripts
 
 
 def test_counters_count_and_expire_from_first_use():
     key = f"test:count:{time.time_ns()}"
-    assert realtime._count((key, 3, 60), (key + ":b", 1, None)) == [3, 1]
-    assert realtime._count((key, 2, 60)) == [5]
+    assert scripts._count((key, 3, 60), (key + ":b", 1, None)) == [3, 1]
+    assert scripts._count((key, 2, 60)) == [5]
     assert cache.get(key) == 5  # plain integers, readable through the cache API
     backend = caches["default"]
     if isinstance(backend, RedisCache):
@@ -156,14 +156,14 @@ def test_board_takes_totals_in_any_order_and_rebuilds_without_going_back(room):
     # the database, which has not got the newest total yet, and keeps the newer one.
     backend = caches["default"]
     client = adapters.redis_client(backend)
-    client.delete(*realtime._board_keys(backend, room.id))
+    client.delete(*boards._board_keys(backend, room.id))
     room.rows[2] = realtime.Gifter(2, 7, _label("bob"))
     newest = realtime.Gifter(1, 30, _label("ann"))
     gift, ranking = room.announce(newest)  # the database still says 10 for ann
     assert _top(ranking) == ([("ann", 30), ("bob", 7)], 37)
     assert room.reads == 2
     assert room.frames()[-1] == gift  # the rebuild sent it
-    ttl = client.ttl(realtime._board_keys(backend, room.id)[0])
+    ttl = client.ttl(boards._board_keys(backend, room.id)[0])
     assert 0 < ttl <= realtime.BOARD_SECONDS
 
 
@@ -172,7 +172,7 @@ def test_relabel_changes_a_line_of_an_existing_board_only(room):
     realtime.board_relabel(room.id, 1, _label("ghost"))  # no board: nothing is made
     backend = caches["default"]
     client = adapters.redis_client(backend)
-    assert not client.exists(*realtime._board_keys(backend, room.id))
+    assert not client.exists(*boards._board_keys(backend, room.id))
     room.gift(1, "ann", 3)
     hidden = {"handle": None, "name": "Anonymous", "anonymous": True}
     realtime.board_relabel(room.id, 1, hidden)
@@ -213,7 +213,7 @@ def test_viewers_of_a_process_that_died_stop_counting(time_machine):
     realtime.viewers_join(room, "ours")
     realtime.viewers_join(room, "theirs")
     # The other process dies: its viewer is no longer this process's to renew.
-    realtime._present[room].discard("theirs")
+    presence._present[room].discard("theirs")
     time_machine.move_to(1_900_000_000 + realtime.PRESENCE_BEAT, tick=False)
     realtime.presence_beat()
     assert realtime.viewers(room) == 2  # not yet: within PRESENCE_SECONDS of its last renewal

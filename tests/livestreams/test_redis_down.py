@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 
 from livestreams import realtime
 from livestreams.models import ChatMessage, SentGift
-from livestreams.realtime import hub
+from livestreams.realtime import boards, hub, presence, scripts
 from tests import redis_down
 from tests.accounts.factories import UserFactory
 from tests.livestreams.factories import fan_with, live_stream
@@ -91,7 +91,7 @@ async def test_a_join_is_closed_for_the_client_to_retry_and_leaves_no_viewer(roo
             code = await _closed(comm)
             assert code == 4503 and _client_retries(code)  # "try again later"
             await comm.disconnect()
-    assert stream.pk not in hub._rooms and not realtime._present  # no ghost to renew
+    assert stream.pk not in hub._rooms and not presence._present  # no ghost to renew
     assert any("room joins refused" in r.getMessage() for r in caplog.records)
 
 
@@ -199,15 +199,15 @@ async def test_a_gift_committed_as_redis_goes_is_confirmed_and_the_board_rebuilt
     sender, other_sender, watcher = comms
     assert (await _gift(sender, "rose"))["type"] == "gift.ok"
 
-    real_script, real_ascript = realtime._script, realtime._ascript
+    real_script, real_ascript = boards._script, boards._ascript
 
     def gone(backend, lua):
-        if lua is realtime.GIFT:
+        if lua is scripts.GIFT:
             raise redis.exceptions.ConnectionError("Connection reset by peer")
         return real_script(backend, lua)
 
     def agone(backend, lua):
-        if lua is realtime.GIFT:
+        if lua is scripts.GIFT:
 
             async def refused(*args):
                 raise redis.exceptions.ConnectionError("Connection reset by peer")
@@ -215,15 +215,15 @@ async def test_a_gift_committed_as_redis_goes_is_confirmed_and_the_board_rebuilt
             return refused
         return real_ascript(backend, lua)
 
-    monkeypatch.setattr(realtime, "_script", gone)
-    monkeypatch.setattr(realtime, "_ascript", agone)
+    monkeypatch.setattr(boards, "_script", gone)
+    monkeypatch.setattr(boards, "_ascript", agone)
     with caplog.at_level(logging.WARNING):
         ok = await _gift(sender, "perfume")
     assert ok["type"] == "gift.ok" and ok["balance"] == 1000 - 1 - 20  # paid, and told
     assert any("committed, its frame not sent" in r.getMessage() for r in caplog.records)
     assert await SentGift.objects.acount() == 2
-    monkeypatch.setattr(realtime, "_script", real_script)
-    monkeypatch.setattr(realtime, "_ascript", real_ascript)
+    monkeypatch.setattr(boards, "_script", real_script)
+    monkeypatch.setattr(boards, "_ascript", real_ascript)
 
     assert (await _gift(other_sender, "finger-heart"))["type"] == "gift.ok"
     frames = [await _until(watcher, "gift") for _ in range(2)]
