@@ -135,6 +135,22 @@ def creator_eligibility(*, user: User, today: dt.date | None = None) -> Eligibil
     )
 
 
+def may_go_live(*, user: User, today: dt.date | None = None) -> bool:
+    """creator_eligibility(user).eligible, asked by every page's header: it counts the
+    followers only when that can change the answer (an adult without the staff exception),
+    so a fan's pages cost no query for it. tests/accounts/test_go_live_offer.py holds the
+    two to the same answer."""
+    profile: Profile = user.profile
+    if profile.birth_date is None:
+        return False
+    today = today or timezone.localdate()
+    if age_on(birth_date=profile.birth_date, today=today) < settings.CREATOR_MIN_AGE:
+        return False
+    if profile.creator_exception:
+        return True
+    return creator_eligibility(user=user, today=today).eligible
+
+
 _VERIFIED = "_giftcast_email_verified"
 UNVERIFIED_RECHECK_SECONDS = 10
 

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control, never_cache
+
+from livestreams.selectors import discovery
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/home.html")
+    """The rooms live now, as /live/ lists them; the pitch (and its mock room) leads only
+    while nobody is live."""
+    return render(request, "pages/home.html", {"rows": discovery(viewer=request.user)})
+
+
+@cache_control(public=True, max_age=86400)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever a page links: send them to the static icon
+    (a hashed name in production, so the answer is cached for a day, not for good)."""
+    return HttpResponseRedirect(static("img/favicon.ico"))
 
 
 @never_cache
@@ -40,6 +52,10 @@ def readyz(request: HttpRequest) -> HttpResponse:
     )
 
 
+def error_400(request: HttpRequest, exception=None) -> HttpResponse:
+    return render(request, "400.html", status=400)
+
+
 def error_403(request: HttpRequest, exception=None) -> HttpResponse:
     return render(request, "403.html", status=403)
 
@@ -49,7 +65,13 @@ def error_404(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
-    # No context processors that touch the database: the failure may be the database.
+    # No request and no context processors: the failure may be the database, the session or
+    # a processor. Should the page itself fail (a static file missing from the manifest),
+    # plain words still go out rather than nothing.
     from django.template import loader
 
-    return HttpResponse(loader.get_template("500.html").render(), status=500)
+    try:
+        body = loader.get_template("500.html").render()
+    except Exception:  # noqa: BLE001 - the error page must not raise
+        body = "<!DOCTYPE html><title>Giftcast</title><h1>Something went wrong on our side</h1>"
+    return HttpResponse(body, status=500)

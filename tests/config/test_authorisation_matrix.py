@@ -106,6 +106,7 @@ DASHBOARD = page("payouts/dashboard.html")
 PAYOUTS = page("payouts/payouts.html")
 METHOD = page("payouts/method.html")
 DETAIL = page("payouts/payout_detail.html")
+ICON = Answer(302, to="/static/img/favicon.ico")
 
 # ----------------------------------------------------------------------------- the matrix
 
@@ -133,6 +134,7 @@ KWARGS: dict[str, Callable[[SimpleNamespace], dict]] = {
 MATRIX: dict[str, tuple[Answer, ...]] = {
     # pattern                                 anon       fan        other_fan  creator    other_creator staff
     "home":                                   (OK,       OK,        OK,        OK,        OK,        OK),
+    "favicon":                                (ICON,     ICON,      ICON,      ICON,      ICON,      ICON),
     "healthz":                                (OK,       OK,        OK,        OK,        OK,        OK),
     "readyz":                                 (OK,       OK,        OK,        OK,        OK,        OK),
     # allauth: accounts
