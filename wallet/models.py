@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.lookups import Exact, In, IsNull
 
+from .money import format_money
+
 
 class Unit(models.TextChoices):
     COIN = "COIN", "coins"
@@ -236,7 +238,7 @@ class Price(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.package}: {self.amount_minor} {self.currency} (minor units)"
+        return f"{self.package}: {format_money(self.amount_minor, self.currency)}"
 
 
 # ---------------------------------------------------------------------------- recharges
