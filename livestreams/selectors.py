@@ -151,16 +151,24 @@ def discovery(*, viewer) -> list[tuple[Stream, int | None, bool]]:
     return rows
 
 
-def stream_summary(*, stream: Stream) -> dict:
+def stream_summary(*, stream: Stream, income: bool) -> dict:
+    """What the ended stream's page shows: its duration, gifts and top gifters to anyone;
+    with `income` (the creator and staff: may_manage) also its peak viewers and what it
+    earned, the coins received and diamonds earned, which are nobody else's business."""
     totals = SentGift.objects.filter(stream=stream).aggregate(
         coins=Sum("coins"), diamonds=Sum("diamonds"), gifts=Sum("quantity")
     )
     end = stream.ended_at or stream.started_at
-    return {
+    summary = {
         "duration": end - stream.started_at,
-        "coins": totals["coins"] or 0,
-        "diamonds": totals["diamonds"] or 0,
         "gifts": totals["gifts"] or 0,
-        "peak_viewers": stream.peak_viewers,
         "top": top_gifters(stream=stream, limit=5),
+        "income": None,
     }
+    if income:
+        summary["income"] = {
+            "coins": totals["coins"] or 0,
+            "diamonds": totals["diamonds"] or 0,
+            "peak_viewers": stream.peak_viewers,
+        }
+    return summary

@@ -25,7 +25,8 @@ def discover(request: HttpRequest) -> HttpResponse:
 def room(request: HttpRequest, pk: int) -> HttpResponse:
     stream = get_object_or_404(Stream.objects.select_related("creator__profile"), pk=pk)
     if not stream.is_live:
-        summary = selectors.stream_summary(stream=stream)
+        income = selectors.may_manage(stream=stream, user=request.user)
+        summary = selectors.stream_summary(stream=stream, income=income)
         return render(request, "livestreams/ended.html", {"stream": stream, "summary": summary})
     user = request.user
     value = wallet_selectors.coin_value(user=user) if user.is_authenticated else None
