@@ -16,6 +16,18 @@ def gift_catalogue() -> QuerySet[Gift]:
     return Gift.objects.filter(active=True).order_by("sort_order", "coins")
 
 
+# The quantity steps the gift tray offers, below GIFT_MAX_QUANTITY (which it always offers).
+QUANTITY_STEPS = (1, 5, 10, 50, 100, 500, 1000)
+
+
+def gift_quantities() -> list[int]:
+    """The quantities the tray offers: the steps under GIFT_MAX_QUANTITY, then the maximum
+    itself, so the largest choice is always one the room accepts (99 by default: 1, 5, 10,
+    50, 99)."""
+    high = settings.GIFT_MAX_QUANTITY
+    return [n for n in QUANTITY_STEPS if n < high] + [high]
+
+
 def creator_share_terms() -> dict[str, int]:
     """CREATOR_SHARE in whole numbers, for fans: 0.5 is 1 diamond for every 2 coins. It holds
     over a fan's gifts to a stream together, not each gift on its own (DESIGN §2)."""

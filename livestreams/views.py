@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import is_following
+from accounts.selectors import follower_count, is_following
 from wallet import selectors as wallet_selectors
 
 from . import selectors, services
@@ -53,8 +53,11 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "stream": stream,
         "profile": stream.creator.profile,
+        "may_gift": user.is_authenticated and user.pk != stream.creator_id,
         "is_following": is_following(follower=user, followee=stream.creator),
+        "followers": follower_count(user=stream.creator),
         "gifts": gifts,
+        "quantities": selectors.gift_quantities(),
         "config": config,
     }
     return render(request, "livestreams/room.html", context)

@@ -3,7 +3,12 @@
 (function () {
   "use strict";
   var fmtInt = new Intl.NumberFormat();
+  var reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : { matches: false };
   function senderName(s) { return s.anonymous ? "Anonymous" : "@" + s.handle; }
+  // One run (a combo) per sender and gift, a fan's anonymous sends being a run of their own:
+  // the rail's banners and the chat's gift lines are keyed alike.
+  function runKey(g) { return (g.sender.anonymous ? "anon" : g.sender.handle) + "|" + g.gift; }
+  function coins(n) { return fmtInt.format(n) + (n === 1 ? " coin" : " coins"); }
 
   function GiftAnimator(rail, stage) {
     this.rail = rail; this.stage = stage;
@@ -11,7 +16,7 @@
   }
   GiftAnimator.prototype.show = function (g) {
     if (g.big) { this.queue.push(g); if (!this.playing) this.playNext(); return; }
-    var self = this, id = (g.sender.anonymous ? "anon" : g.sender.handle) + "|" + g.gift;
+    var self = this, id = runKey(g);
     var b = this.banners[id];
     if (!b) {
       var node = document.createElement("div");
@@ -50,7 +55,10 @@
     caption.textContent = senderName(g.sender) + " sent " + g.name + (g.quantity > 1 ? " × " + g.quantity : "");
     box.appendChild(img); box.appendChild(caption);
     this.stage.appendChild(box);
-    var anim = box.animate([
+    // With reduced motion the gift is shown still, fading in and out, for as long.
+    var anim = box.animate(reducedMotion.matches ? [
+      { opacity: 0 }, { opacity: 1, offset: .1 }, { opacity: 1, offset: .9 }, { opacity: 0 }
+    ] : [
       { transform: "scale(.3) rotate(-12deg)", opacity: 0 },
       { transform: "scale(1.1) rotate(4deg)", opacity: 1, offset: .25 },
       { transform: "scale(1) rotate(0)", opacity: 1, offset: .8 },
@@ -113,5 +121,8 @@
     return false;
   };
 
-  window.Giftcast = { GiftAnimator: GiftAnimator, RoomSocket: RoomSocket, fmtInt: fmtInt };
+  window.Giftcast = {
+    GiftAnimator: GiftAnimator, RoomSocket: RoomSocket, fmtInt: fmtInt, coins: coins,
+    runKey: runKey, senderName: senderName, reducedMotion: reducedMotion
+  };
 })();

@@ -60,7 +60,9 @@ def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, browser, shot):
     expect(banner.locator(".banner-count")).to_have_text("× 3")
     shot(viewer_page, "20-room-rose-combo-desktop")
 
-    # Lion: above the confirmation threshold, so the tray asks first.
+    # Lion: above the confirmation threshold, so the tray asks first. (After a send the
+    # phone's tray is shrunk to Send again; "Gifts" opens the grid.)
+    fan_page.locator("[data-tray-more]").click()
     fan_page.locator("[data-gift=lion]").click()
     fan_page.locator("[data-send]").click()
     expect(fan_page.locator("[data-confirm-text]")).to_contain_text("29,999 coins")

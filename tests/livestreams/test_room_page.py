@@ -1,4 +1,4 @@
-"""The ended stream's summary, as each person sees it."""
+"""The room page and the ended stream's summary, as each person sees them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from livestreams import selectors
 from livestreams.models import SentGift
 from livestreams.services import gift_send, stream_end
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import UserFactory, add_followers
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +75,33 @@ def test_summary_selector_leaves_the_income_out_unless_asked(ended):
     assert selectors.stream_summary(stream=ended, income=False)["income"] is None
     income = selectors.stream_summary(stream=ended, income=True)["income"]
     assert (income["coins"], income["diamonds"]) == (40, 20)
+
+
+@pytest.mark.parametrize(
+    ("high", "choices"),
+    [(99, [1, 5, 10, 50, 99]), (10, [1, 5, 10]), (250, [1, 5, 10, 50, 100, 250]), (1, [1])],
+)
+def test_the_tray_offers_quantities_up_to_the_maximum(client, settings, high, choices):
+    settings.GIFT_MAX_QUANTITY = high
+    assert selectors.gift_quantities() == choices
+    stream = live_stream()
+    client.force_login(fan_with(0))
+    body = client.get(stream.get_absolute_url()).content.decode()
+    offered = [int(n) for n in re.findall(r'name="quantity" value="(\d+)"', body)]
+    assert offered == (choices if len(choices) > 1 else [])
+
+
+def test_room_shows_the_follower_count_with_separators(client):
+    stream = live_stream()
+    add_followers(stream.creator, 53)  # 1,053 with the 1,000 every creator has here
+    client.force_login(fan_with(0))
+    body = _text(client.get(stream.get_absolute_url()))
+    assert "1,053 followers" in body
+
+
+def test_room_header_offers_the_title_a_tap_away(client):
+    stream = live_stream(title="Acoustic hour")
+    body = _text(client.get(stream.get_absolute_url()))
+    assert re.search(
+        r'<details class="room-about">.*<p class="room-about-title">Acoustic hour</p>', body
+    )
