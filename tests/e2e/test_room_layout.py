@@ -1,13 +1,14 @@
 """The room on one screen: on a desktop the stage, the tray with Send and the chat fit the
 window, and a send scrolls nothing; on a phone the tray shrinks after a send so the sender
-sees the gift land, then closes."""
+sees the gift land, then closes. Big gifts keep still for those who ask for less motion."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import PHONE, session_cookie
+from tests.accounts.factories import UserFactory
+from tests.e2e.conftest import DESKTOP, PHONE, session_cookie
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -95,3 +96,30 @@ def test_a_phone_tray_gets_out_of_the_way_after_a_send(asgi_server, browser, sho
     page.locator("[data-open-tray]").tap()
     expect(page.locator("[data-gift=rose]")).to_be_visible()
     context.close()
+
+
+def test_big_gifts_hold_still_for_reduced_motion(asgi_server, browser):
+    """With prefers-reduced-motion a big gift fades in and out where it stands; without it,
+    it spins and grows as before."""
+    stream = live_stream(title="Calm room")
+    fan = fan_with(600)
+    pages = {}
+    for motion in ("reduce", "no-preference"):
+        context = browser.new_context(viewport=DESKTOP, reduced_motion=motion)
+        context.add_cookies(
+            [session_cookie(fan if motion == "reduce" else UserFactory(), asgi_server)]
+        )
+        pages[motion] = context.new_page()
+        pages[motion].goto(f"{asgi_server}/live/{stream.pk}/")
+    sender = pages["reduce"]
+    expect(sender.locator("[data-balance]")).to_have_text("600")
+    expect(pages["no-preference"].locator("[data-viewers]")).to_have_text("2")
+    sender.locator("[data-gift=money-gun]").click()
+    sender.locator("[data-send]").click()
+    moves = "node => node.getAnimations()[0].effect.getKeyframes().some(k => k.transform)"
+    for motion, page in pages.items():
+        big = page.locator(".big-gift")
+        expect(big).to_contain_text("sent Money Gun")
+        assert big.evaluate(moves) is (motion == "no-preference"), motion
+    for page in pages.values():
+        page.context.close()
