@@ -72,7 +72,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     backend = _cache()
     if not isinstance(backend, RedisCache):
         combo, last = _count(
-            (f"room:{stream_id}:combo:{sender_id}:{slug}", quantity, COMBO_SECONDS),
+            (_combo_key(stream_id, sender_id, slug, gift), quantity, COMBO_SECONDS),
             (f"room:{stream_id}:seq", 1, None),
         )
         top, total = ranking()
@@ -130,12 +130,19 @@ def _gift_unsent(stream_id: int, gift: dict, exc: Exception) -> dict:
     return {**gift, "combo": None, "ranking": None}
 
 
+def _combo_key(stream_id: int, sender_id: int, slug: str, gift: dict) -> str:
+    """A fan's streak of one gift, anonymous sends a streak of their own: counted with the
+    named ones, an anonymous gift's "× 2" would name its sender."""
+    anonymous = "anonymous" if gift["sender"]["anonymous"] else "named"
+    return f"room:{stream_id}:combo:{sender_id}:{slug}:{anonymous}"
+
+
 def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
                quantity: int, gifter: Gifter) -> dict:  # fmt: skip
     """The gift script's keys and arguments, by name (livestreams/lua/gift.lua)."""
     board, labels = _board_keys(backend, stream_id)
     return {
-        "combo_key": backend.make_and_validate_key(f"room:{stream_id}:combo:{sender_id}:{slug}"),
+        "combo_key": backend.make_and_validate_key(_combo_key(stream_id, sender_id, slug, gift)),
         "seq_key": backend.make_and_validate_key(f"room:{stream_id}:seq"),
         "board": board, "labels": labels,
         "step": quantity, "combo_ttl": COMBO_SECONDS, "member": _member(gifter.id),

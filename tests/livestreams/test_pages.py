@@ -320,3 +320,20 @@ def test_a_cover_that_is_not_an_image_is_refused(client):
     response = client.post("/live/go/", {"title": "Bad cover", "cover": fake})
     assert response.status_code == 400
     assert not Stream.objects.exists()
+
+
+def test_an_anonymous_gift_starts_a_streak_of_its_own(
+    room_frames, django_capture_on_commit_callbacks
+):
+    """A named Perfume then an anonymous one: counted as one streak, the anonymous frame's
+    "× 2" would tell the room who sent it."""
+    stream = live_stream()
+    fan = fan_with(100)
+    for anonymous in (False, True, False, True):
+        with django_capture_on_commit_callbacks(execute=True):
+            gift_send(sender=fan, stream_id=stream.pk, gift_slug="perfume", quantity=1,
+                      key=str(uuid.uuid4()), anonymous=anonymous)  # fmt: skip
+    frames = room_frames.of(stream.pk)
+    assert [(f["sender"]["anonymous"], f["combo"]) for f in frames] == [
+        (False, 1), (True, 1), (False, 2), (True, 2),
+    ]  # fmt: skip
