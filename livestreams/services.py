@@ -426,6 +426,7 @@ def _announcement(posted: _Posted) -> dict:
         "sender_id": sent.sender_id,
         "slug": sent.gift.slug,
         "quantity": sent.quantity,
+        "anonymous": sent.anonymous,
         "gifter": realtime.Gifter(posted.gifter_id, posted.gifter_coins, label),
         "gifters": lambda: selectors.board_gifters(stream_id=sent.stream_id),
     }

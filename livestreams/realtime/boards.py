@@ -57,7 +57,8 @@ def _ranking_of(answer: list) -> dict:
 
 def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
                    gifter: Gifter, gifters: Callable[[], list[Gifter]],
-                   ranking: Callable[[], tuple[list[dict], int]]) -> list[dict]:  # fmt: skip
+                   ranking: Callable[[], tuple[list[dict], int]],
+                   anonymous: bool = False) -> list[dict]:  # fmt: skip
     """`broadcast` for a committed gift: one frame, with the room's new ranking in it.
 
     The gift gets its `combo` (this fan's streak of this gift; a pause of COMBO_SECONDS ends
@@ -72,14 +73,14 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     backend = _cache()
     if not isinstance(backend, RedisCache):
         combo, last = _count(
-            (_combo_key(stream_id, sender_id, slug, gift), quantity, COMBO_SECONDS),
+            (_combo_key(stream_id, sender_id, slug, anonymous), quantity, COMBO_SECONDS),
             (f"room:{stream_id}:seq", 1, None),
         )
         top, total = ranking()
         return _send(
             stream_id, [{**gift, "combo": combo, "ranking": {"top": top, "coins": total}}], last
         )
-    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter, anonymous)
     try:
         if stream_id in _boards_stale:
             adapters.redis_client(backend).delete(named["board"], named["labels"])
@@ -93,12 +94,13 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
 
 
 async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, quantity: int,
-                          gifter: Gifter, gifters: Callable[[], list[Gifter]]) -> list[dict]:  # fmt: skip
+                          gifter: Gifter, gifters: Callable[[], list[Gifter]],
+                          anonymous: bool = False) -> list[dict]:  # fmt: skip
     """broadcast_gift for async code, on Redis only (boards_kept()): the same scripts,
     awaited on the event loop. `gifters`, read only to rebuild a board, runs on a worker
     thread (it reads the database)."""
     backend = _cache()
-    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter)
+    named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter, anonymous)
     try:
         if stream_id in _boards_stale:
             await _aclient(backend)[0].delete(named["board"], named["labels"])
@@ -130,19 +132,18 @@ def _gift_unsent(stream_id: int, gift: dict, exc: Exception) -> dict:
     return {**gift, "combo": None, "ranking": None}
 
 
-def _combo_key(stream_id: int, sender_id: int, slug: str, gift: dict) -> str:
+def _combo_key(stream_id: int, sender_id: int, slug: str, anonymous: bool) -> str:
     """A fan's streak of one gift, anonymous sends a streak of their own: counted with the
     named ones, an anonymous gift's "× 2" would name its sender."""
-    anonymous = "anonymous" if gift["sender"]["anonymous"] else "named"
-    return f"room:{stream_id}:combo:{sender_id}:{slug}:{anonymous}"
+    return f"room:{stream_id}:combo:{sender_id}:{slug}:{'anonymous' if anonymous else 'named'}"
 
 
 def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, slug: str,
-               quantity: int, gifter: Gifter) -> dict:  # fmt: skip
+               quantity: int, gifter: Gifter, anonymous: bool) -> dict:  # fmt: skip
     """The gift script's keys and arguments, by name (livestreams/lua/gift.lua)."""
     board, labels = _board_keys(backend, stream_id)
     return {
-        "combo_key": backend.make_and_validate_key(_combo_key(stream_id, sender_id, slug, gift)),
+        "combo_key": backend.make_and_validate_key(_combo_key(stream_id, sender_id, slug, anonymous)),
         "seq_key": backend.make_and_validate_key(f"room:{stream_id}:seq"),
         "board": board, "labels": labels,
         "step": quantity, "combo_ttl": COMBO_SECONDS, "member": _member(gifter.id),
