@@ -1,8 +1,9 @@
 """Every touch of another library's private parts that the rooms need, in one place.
 
 An upgrade of daphne, redis-py or Django's cache that moves one of these breaks here, and
-tests/livestreams/test_adapters.py says which. Nothing else in the project reaches past a
-library's public API for the rooms.
+tests/livestreams/test_adapters.py says which (test_connection_leak.py for the two methods
+wrapped when config.asgi loads). Nothing else in the project reaches past a library's
+public API for the rooms.
 
 - Django's cache handler: one backend object for the whole process (`create_connection`).
   `caches[alias]` gives each thread and each async context a backend of its own, and on
@@ -13,6 +14,8 @@ library's public API for the rooms.
   reaches the same server.
 - asgiref: the event loop a sync thread was called from (`SyncToAsync.threadlocal`), so a
   broadcast from sync code is handed to that loop instead of starting one of its own.
+- channels: `DatabaseSyncToAsync.thread_handler`, wrapped so that each database call
+  begins with its thread's query log empty, as a request does (queries_forgotten_per_call).
 - channels: the `send` that SessionMiddleware wraps (`InstanceSessionWrapper.real_send`;
   a websocket frame never touches the session, only the handshake's reply does).
 - daphne: the websocket protocol behind an ASGI `send` (`functools.partial` of the server's
@@ -20,6 +23,9 @@ library's public API for the rooms.
   directly (autobahn's PreparedMessage, made for broadcast, written to the transport unless
   the connection compresses or has frames queued: autobahn's `_perMessageCompress` and
   `send_queue`), with its transport's back-pressure (Twisted's public registerProducer).
+- daphne: `WebSocketProtocol.serverAccept`, wrapped so that an accept for a connection
+  autobahn already dropped (its `state`, STATE_CLOSED) is not completed
+  (dropped_connections_stay_closed).
 - Twisted: a TCP transport's buffers (`dataBuffer`, `_tempDataLen`; its socket is public,
   `getHandle()`), to send a frame at once when nothing is waiting (see _write).
 - redis-py 7+'s asyncio pools: with maintenance notifications left on ("auto", the default)
@@ -33,9 +39,11 @@ import functools
 import socket
 
 from asgiref.sync import SyncToAsync
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
+from django.db import connections
 from django.dispatch import receiver
 
 _shared = None
@@ -81,6 +89,68 @@ def async_pool_options() -> dict:
 def calling_loop():
     """The event loop that called this sync thread through sync_to_async, if any."""
     return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
+def _wrap_once(owner: type, name: str, wrap) -> None:
+    """owner.name becomes wrap(owner.name), once however often asked."""
+    original = getattr(owner, name)
+    if getattr(original, "giftcast_fix", False):
+        return
+    wrapper = functools.wraps(original)(wrap(original))
+    wrapper.giftcast_fix = True
+    setattr(owner, name, wrapper)
+
+
+def queries_forget() -> None:
+    """What request_started does for a request (django.db.reset_queries), for a database
+    call from a websocket, which no request surrounds: under DEBUG Django logs every query
+    on the thread's connection until a request starts, so the worker threads' logs only
+    grew, to 9,000 queries (about 9 MB) a thread. A connection logging on purpose
+    (force_debug_cursor: assertNumQueries, CaptureQueriesContext) keeps its log."""
+    if not settings.DEBUG:
+        return  # nothing is logged but on purpose
+    for connection in connections.all(initialized_only=True):
+        if not connection.force_debug_cursor:
+            connection.queries_log.clear()
+
+
+def queries_forgotten_per_call() -> None:
+    """Every channels database_sync_to_async call forgets its thread's query log first
+    (channels' own handler only closes stale connections around the call), so the call
+    sites keep channels' database_sync_to_async. Installed by config.asgi."""
+    from channels.db import DatabaseSyncToAsync
+
+    def wrap(handler):
+        def thread_handler(self, loop, *args, **kwargs):
+            queries_forget()
+            return handler(self, loop, *args, **kwargs)
+
+        return thread_handler
+
+    _wrap_once(DatabaseSyncToAsync, "thread_handler", wrap)
+
+
+def dropped_connections_stay_closed() -> None:
+    """daphne: the application's accept is not completed for a connection autobahn already
+    dropped, its opening handshake past the timeout (5 s: a process too busy to answer).
+    Completing it (daphne's serverAccept, autobahn's succeedHandshake) set the dead
+    connection OPEN again, so its connectionLost failed (AlreadyCalledError) before telling
+    daphne: the application never got websocket.disconnect, and the viewer stayed in the
+    room, and in its presence, for the life of the process. Left CLOSED, connectionLost
+    tells it as for any other closed connection. Installed by config.asgi."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # pragma: no cover - daphne is installed with the project
+        return
+
+    def wrap(accept):
+        def serverAccept(self, subprotocol=None):  # noqa: N802 - daphne's name
+            if self.state != self.STATE_CLOSED:
+                accept(self, subprotocol)
+
+        return serverAccept
+
+    _wrap_once(WebSocketProtocol, "serverAccept", wrap)
 
 
 class DaphneWriter:
