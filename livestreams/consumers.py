@@ -6,6 +6,7 @@ frames; the connection stays open.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -173,15 +174,20 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def _leave(self):
         if getattr(self, "joined", False):
             self.joined = False
-            try:
-                await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
-                    self.stream_id, self.connection
-                )
-            except outage.REDIS_AWAY as exc:  # no longer renewed: it lapses within a minute
-                outage.away("viewers left the room unannounced", exc)
-            finally:
-                await hub.leave(self.stream_id, self.viewer)
-                realtime.viewers_changed(self.stream_id, services.viewers_announce)
+            # Shielded: daphne cancels an application 10 s after its client left, and again
+            # each second; a leave cancelled halfway left the viewer present, renewed for good.
+            await asyncio.shield(self._leave_room())
+
+    async def _leave_room(self):
+        try:
+            await database_sync_to_async(realtime.viewers_leave, thread_sensitive=False)(
+                self.stream_id, self.connection
+            )
+        except outage.REDIS_AWAY as exc:  # no longer renewed: it lapses within a minute
+            outage.away("viewers left the room unannounced", exc)
+        finally:
+            await hub.leave(self.stream_id, self.viewer)
+            realtime.viewers_changed(self.stream_id, services.viewers_announce)
 
     # ------------------------------------------------------------------ frames in
 

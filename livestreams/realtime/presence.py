@@ -59,7 +59,7 @@ def viewers_join(stream_id: int, connection: str) -> int:
     _present_add(stream_id, connection)
     try:
         return _presence(backend, stream_id, "join", [connection])
-    except REDIS_AWAY:
+    except BaseException:  # Redis away, or the join cancelled (daphne gave up on it)
         _present_discard(stream_id, connection)  # not in the room: never renewed
         raise
 
@@ -74,7 +74,7 @@ async def aviewers_join(stream_id: int, connection: str) -> int:
     call = _presence_call(backend, stream_id, "join", [connection])
     try:
         return int(await _ascript(backend, PRESENCE)(*call))
-    except REDIS_AWAY:
+    except BaseException:  # Redis away, or the join cancelled (daphne gave up on it)
         _present_discard(stream_id, connection)  # not in the room: never renewed
         raise
 

@@ -45,11 +45,6 @@ from tests.livestreams.factories import live_stream
 from tests.livestreams.test_consumer import _communicator
 
 live = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-CANCELLED_LEAVES = pytest.mark.xfail(
-    strict=True,
-    reason="a cancelled join or leave leaves the viewer in presence: the consumer's leave "
-    "must be shielded and presence's join must forget on any exception (not yet changed)",
-)
 
 
 def _connections() -> list[BaseDatabaseWrapper]:
@@ -200,7 +195,6 @@ def test_an_accept_after_the_handshake_timed_out_leaves_the_connection_closed():
 
 @live
 @pytest.mark.asyncio
-@CANCELLED_LEAVES
 async def test_a_leave_cancelled_while_it_waits_for_a_thread_still_leaves():
     """daphne cancels the instance again while its leave waits for a worker thread (all
     busy: a process under load): the leave must still happen."""
@@ -225,7 +219,6 @@ async def test_a_leave_cancelled_while_it_waits_for_a_thread_still_leaves():
 
 @live
 @pytest.mark.asyncio
-@CANCELLED_LEAVES
 async def test_a_join_cancelled_while_presence_is_counted_leaves_no_viewer(monkeypatch):
     """daphne cancels the instance while its join waits for Redis: the connection is not
     left in the presence this process renews."""
