@@ -118,6 +118,14 @@ class Viewer:
             await asyncio.sleep(random.uniform(0.2, 1.0))
 
 
+async def _viewers_stop(viewers: list[Viewer], tasks: list[asyncio.Task]) -> None:
+    for viewer in viewers:
+        viewer.stop = True
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _until(condition, seconds: float, step: float = 0.5) -> float | None:
     """Seconds until `condition()` holds, or None if it did not within `seconds`."""
     began = time.time()
@@ -163,11 +171,7 @@ async def kill(args, stream: int) -> bool:
               if counted is not None else f"  viewer count NOT right: {room_viewers(stream)}")  # fmt: skip
         return back is not None and counted is not None and time.time() - killed_at <= 90
     finally:
-        for v in viewers:
-            v.stop = True
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _viewers_stop(viewers, tasks)
         for process in (a, b):
             process.terminate()
             process.wait(timeout=20)
@@ -301,11 +305,7 @@ async def redis_outage(args, stream: int, cookie: str) -> bool:
         print(f"  ledger_audit: {'clean' if audit.ok else audit.problems[:3]}")
         return told == recorded and audit.ok and synced is not None
     finally:
-        for v in viewers:
-            v.stop = True
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _viewers_stop(viewers, tasks)
         server.terminate()
         server.wait(timeout=20)
         with contextlib.suppress(redis.RedisError):
