@@ -4,27 +4,35 @@
 The same run measures two servers on this machine, each with the same viewers and the same
 gifts: a bare `websockets` broadcast server (a few lines: it numbers each gift and hands the
 text to `websockets.broadcast`), then Giftcast (daphne by default, one process, on
-PostgreSQL and Redis as deployed). For each:
+PostgreSQL and Redis, with production's settings as deployed; --settings local for
+DEBUG's). For each:
 
 - a join storm: N viewers (anonymous, as most watchers are) connect at --join-rate a
   second; connections failed, p50/p99 from connecting to the room's `state`, and the
   frames each viewer received during the storm;
 - gifts: one signed-in fan sends Roses over its own websocket at --gift-rate a second for
-  --seconds, then (--ramp) at twice the rate, and twice again, 10 s each, until a step's
-  p99 passes 250 ms or a gift is lost; per step p50/p99 from the send to the *last* viewer,
-  viewer-gifts never delivered, `seq` gaps and `resync` frames seen;
-- server CPU per delivered frame (the server process's user+system time over the frames
-  its viewers received) and its RSS idle (after the joins) and loaded (peak while gifts go).
+  --seconds, then (--ramp) six more steps of 10 s, each at twice the rate of the one
+  before; per step p50/p99 from the send to the *last* viewer, viewer-gifts never
+  delivered, the frames per second the viewers received, `seq` gaps and `resync` frames;
+- server CPU per delivered frame (the server processes' user+system time over the frames
+  their viewers received) and RSS before the joins, idle (after them) and loaded (peak
+  while gifts go), per process, with each viewer's share of it.
+
+--server-procs N runs Giftcast as N processes behind the one room: client process i's
+viewers join server i % N (the fan sends on the first), as a proxy spreading connections
+would, so the frames/s rows show what a second process adds.
 
 Viewers run in --client-procs processes (one Python client tops out near 20,000 frames/s
 here); each reports its own CPU, printed so a client that was the limit shows.
 
     .venv/bin/python bench/fanout.py [--viewers 1000] [--join-rate 200] [--gift-rate 10]
-        [--seconds 20] [--ramp] [--client-procs 4] [--server daphne|uvicorn] [--skip-bare]
-        [--redis URL] [--server-log FILE] [--profile FILE] [--burst-ms MS]
+        [--seconds 20] [--ramp] [--client-procs 4] [--server daphne|uvicorn|granian]
+        [--server-procs 1] [--settings production|local] [--skip-bare] [--redis URL]
+        [--server-log FILE] [--profile FILE] [--burst-ms MS]
 
-`--server uvicorn` and `--profile` (py-spy, sampling the server) need those installed in the
-project's environment (`.venv/bin/pip install uvicorn py-spy`); they are not dependencies.
+`--server uvicorn|granian` and `--profile` (py-spy, sampling the first server process) need
+those installed in the project's environment (`.venv/bin/pip install uvicorn granian
+py-spy`); they are not dependencies.
 """
 
 from __future__ import annotations
@@ -68,6 +76,10 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pids: list[int]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids)
 
 
 def _rss_mb(pid: int) -> float:
@@ -140,7 +152,7 @@ def viewers_process(url: str, count: int, offset: int, stride: int, join_rate: f
         await asyncio.sleep(max(0.0, start_at + slot / join_rate - time.time()))
         began = time.time()
         record = {"failed": None, "join": None, "storm_frames": 0, "frames": 0, "gifts": {},
-                  "gaps": 0, "resyncs": 0}  # fmt: skip
+                  "gaps": 0, "resyncs": 0, "seconds": {}}  # fmt: skip
         per_viewer.append(record)
         try:
             ws = await websockets.connect(url, origin="http://127.0.0.1", max_queue=None,
@@ -162,6 +174,8 @@ def viewers_process(url: str, count: int, offset: int, stride: int, join_rate: f
                         joined.value += 1
                 if gifts_start.value and now >= gifts_start.value:
                     record["frames"] += 1
+                    second = int(now)
+                    record["seconds"][second] = record["seconds"].get(second, 0) + 1
                 else:
                     record["storm_frames"] += 1
                 if kind in ("state", "resync"):
@@ -196,13 +210,17 @@ def viewers_process(url: str, count: int, offset: int, stride: int, join_rate: f
     asyncio.run(main())
     # Merge here: one message per process, not one per viewer.
     merged: dict[int, list] = {}
+    seconds: dict[int, int] = {}
     for record in per_viewer:
+        for second, count in record.pop("seconds").items():
+            seconds[second] = seconds.get(second, 0) + count
         for gift_id, at in record["gifts"].items():
             entry = merged.setdefault(gift_id, [0, 0.0])
             entry[0] += 1
             entry[1] = max(entry[1], at)
         record["gifts"] = len(record["gifts"])
-    results.put({"viewers": per_viewer, "gifts": merged, "cpu": time.process_time() - cpu_before})
+    results.put({"viewers": per_viewer, "gifts": merged, "seconds": seconds,
+                 "cpu": time.process_time() - cpu_before})  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the sender
@@ -248,7 +266,9 @@ async def send_gifts(url: str, cookie: str | None, schedule: list[float]) -> tup
 # ----------------------------------------------------------------------------- one run
 
 
-def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
+def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args) -> dict:
+    """One measured run against the server processes `pids`, listening at `urls`: client
+    process i's viewers join urls[i % len(urls)], the fan sends on the first."""
     joined, gifts_start, stop = mp.Value("i", 0), mp.Value("d", 0.0), mp.Value("b", 0)
     results = mp.Queue()
     start_at = time.time() + 2
@@ -258,7 +278,7 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
         mp.Process(
             target=viewers_process,
             args=(
-                url,
+                urls[i % len(urls)],
                 n,
                 i,
                 args.client_procs,
@@ -270,16 +290,17 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
         )  # fmt: skip
         for i, n in enumerate(per)
     ]
+    rss_before = [_rss_mb(pid) for pid in pids]
     for proc in procs:
         proc.start()
-    cpu0 = _cpu_seconds(pid)
+    cpu0 = _cpu(pids)
     deadline = start_at + args.viewers / args.join_rate + 120
     while joined.value < args.viewers and time.time() < deadline:
         time.sleep(0.1)
     storm = time.time() - start_at
-    storm_cpu = _cpu_seconds(pid) - cpu0
+    storm_cpu = _cpu(pids) - cpu0
     time.sleep(3)
-    rss_idle = _rss_mb(pid)
+    rss_idle = [_rss_mb(pid) for pid in pids]
 
     steps = [(args.gift_rate, args.seconds)]
     if args.ramp:
@@ -288,29 +309,29 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
             rate *= 2
             steps.append((rate, 10))
     report = {"label": label, "storm_s": storm, "storm_cpu": storm_cpu, "rss_idle": rss_idle,
-              "steps": []}  # fmt: skip
+              "rss_before": rss_before, "procs": len(pids), "steps": []}  # fmt: skip
     first = time.time() + 1
     gifts_start.value = first
-    cpu1 = _cpu_seconds(pid)
-    rss_peak = rss_idle
+    cpu1 = _cpu(pids)
+    rss_peak = list(rss_idle)
     schedule, bounds, at = [], [], first
     for rate, seconds in steps:
         n = int(rate * seconds)
-        bounds.append((len(schedule), len(schedule) + n, rate))
+        bounds.append((len(schedule), len(schedule) + n, rate, at, seconds))
         schedule += [at + k / rate for k in range(n)]
         at += seconds + 3  # a pause between steps, to drain
 
     async def sender_and_watch():
-        task = asyncio.create_task(send_gifts(url, cookie, schedule))
-        nonlocal rss_peak
+        task = asyncio.create_task(send_gifts(urls[0], cookie, schedule))
         while not task.done():
-            rss_peak = max(rss_peak, _rss_mb(pid))
+            for k, pid in enumerate(pids):
+                rss_peak[k] = max(rss_peak[k], _rss_mb(pid))
             await asyncio.sleep(0.5)
         return await task
 
     sent_at, ids = asyncio.run(sender_and_watch())
     time.sleep(3)
-    cpu_gifts = _cpu_seconds(pid) - cpu1
+    cpu_gifts = _cpu(pids) - cpu1
     stop.value = 1
     gathered = [results.get(timeout=120) for _ in procs]
     for proc in procs:
@@ -318,7 +339,10 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
 
     viewers = [v for g in gathered for v in g["viewers"]]
     gifts: dict[int, list] = {}
+    seconds: dict[int, int] = {}
     for g in gathered:
+        for second, count in g["seconds"].items():
+            seconds[second] = seconds.get(second, 0) + count
         for gift_id, (count, last) in g["gifts"].items():
             entry = gifts.setdefault(gift_id, [0, 0.0])
             entry[0] += count
@@ -339,7 +363,10 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
         rss_peak=rss_peak,
         client_cpu=[round(g["cpu"], 1) for g in gathered],
     )
-    for lo, hi, rate in bounds:
+    for lo, hi, rate, began, length in bounds:
+        # whole seconds inside the step (the send's second and the next: a frame's delivery)
+        inside = range(int(began) + 1, int(began + length))
+        frames_s = sum(seconds.get(t, 0) for t in inside) / max(len(inside), 1)
         lat, lost = [], 0
         for k in range(lo, min(hi, len(ids), len(sent_at))):
             count, last = gifts.get(ids[k], (0, 0.0))
@@ -348,13 +375,15 @@ def run(label: str, pid: int, url: str, cookie: str | None, args) -> dict:
                 lat.append((last - sent_at[k]) * 1000)
         lost += (hi - lo - len(lat)) * watching if len(lat) < hi - lo else 0
         report["steps"].append({"rate": rate, "sent": hi - lo, "p50": _pct(lat, 0.5),
-                                "p99": _pct(lat, 0.99), "lost": max(lost, 0)})  # fmt: skip
+                                "p99": _pct(lat, 0.99), "lost": max(lost, 0),
+                                "frames_s": frames_s})  # fmt: skip
     return report
 
 
 def show(reports: list[dict], args) -> None:
     cols = [r["label"] for r in reports]
-    print(f"\n{args.viewers} viewers, joining at {args.join_rate}/s; one server process")
+    print(f"\n{args.viewers} viewers, joining at {args.join_rate}/s; {args.server_procs} server"
+          f" process{'es' if args.server_procs > 1 else ''} for Giftcast ({args.settings} settings)")  # fmt: skip
     print(f"{'':44}" + "".join(f"{c:>18}" for c in cols))
 
     def row(name, fmt, key):
@@ -386,6 +415,11 @@ def show(reports: list[dict], args) -> None:
             lambda r, i=i: str(r["steps"][i]["lost"]) if i < len(r["steps"]) else "—",
             None,
         )
+        row(
+            "  frames/s delivered",
+            lambda r, i=i: f"{r['steps'][i]['frames_s']:,.0f}" if i < len(r["steps"]) else "—",
+            None,
+        )
     row("seq gaps seen / resyncs", lambda r: f"{r['gaps']} / {r['resyncs']}", None)
     row("viewers dropped while watching", str, "dropped")
     row(
@@ -394,7 +428,10 @@ def show(reports: list[dict], args) -> None:
         None,
     )
     row("frames delivered during the gifts", lambda v: f"{v:,}", "frames")
-    row("server RSS idle / loaded", lambda r: f"{r['rss_idle']:.0f} / {r['rss_peak']:.0f} MB", None)
+    row("server RSS before / idle / loaded", lambda r: "{:.0f} / {:.0f} / {:.0f} MB".format(
+        *(statistics.mean(r[k]) for k in ("rss_before", "rss_idle", "rss_peak"))), None)  # fmt: skip
+    row("  each viewer's share of the idle RSS", lambda r: "{:.0f} KB".format(
+        (sum(r["rss_idle"]) - sum(r["rss_before"])) * 1024 / max(args.viewers, 1)), None)  # fmt: skip
     row("client processes' CPU (s each)", lambda v: ",".join(map(str, v)), "client_cpu")
     for r in reports:
         if r["failures"]:
@@ -407,14 +444,47 @@ def show(reports: list[dict], args) -> None:
           + ", ".join(f"{k} {v}/s" for k, v in sustained.items()))  # fmt: skip
 
 
-def giftcast_setup() -> tuple[int, str]:
+# The servers' settings: production's as deployed (behind a proxy that terminates TLS, so no
+# HTTPS redirect here; simulated payments: the bench buys no coins), or development's (DEBUG).
+SETTINGS = {
+    "production": {"DJANGO_SETTINGS_MODULE": "config.settings.production",
+                   "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                   "DJANGO_SECURE_SSL_REDIRECT": "false", "PAYMENT_PROVIDER": "simulated"},
+    "local": {"DJANGO_SETTINGS_MODULE": "config.settings.local"},
+}  # fmt: skip
+SESSION_COOKIE = {"production": "__Secure-sessionid", "local": "sessionid"}
+
+
+def server_command(server: str, port: int) -> list[str]:
+    """One server process for the site on 127.0.0.1:`port`."""
+    if server == "daphne":
+        return daphne_command(port)
+    if server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--ws-max-queue", "100000", "config.asgi:application"]  # fmt: skip
+    # granian: one worker (its own process), no lifespan (Channels' router has none), and room
+    # for every viewer (its default backpressure holds a worker to 1,024 connections).
+    return [sys.executable, "-m", "granian", "--interface", "asginl", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--backpressure", "20000", "--no-access-log",
+            "config.asgi:application"]  # fmt: skip
+
+
+def server_pid(server: subprocess.Popen, kind: str, profiled: bool) -> int:
+    """The process that runs the application: granian's worker and py-spy's child, not theirs."""
+    pid = server.pid
+    for _ in range(int(profiled) + int(kind == "granian")):
+        pid = int(subprocess.check_output(["pgrep", "-P", str(pid)]).split()[0])
+    return pid
+
+
+def giftcast_setup(settings: str) -> tuple[int, str]:
     """A live stream and one signed-in, verified fan with coins: (stream id, session cookie)."""
     from gift_throughput import setup as gift_setup
     from websocket_gifts import sessions
 
     pools, streams = gift_setup(10_000, 1)
     fan = pools[0][0]
-    return streams[0], f"sessionid={sessions([fan])[fan]}"
+    return streams[0], f"{SESSION_COOKIE[settings]}={sessions([fan])[fan]}"
 
 
 def main() -> int:
@@ -424,7 +494,10 @@ def main() -> int:
         ("--gift-rate", {"type": float, "default": 10.0}),
         ("--ramp", {"action": "store_true"}),
         ("--client-procs", {"type": int, "default": 4}),
-        ("--server", {"choices": ["daphne", "uvicorn"], "default": "daphne"}),
+        ("--server", {"choices": ["daphne", "uvicorn", "granian"], "default": "daphne"}),
+        ("--server-procs", {"type": int, "default": 1,
+                            "help": "Giftcast server processes behind the one room (viewers split over them)"}),
+        ("--settings", {"choices": sorted(SETTINGS), "default": "production"}),
         ("--skip-bare", {"action": "store_true"}),
         ("--burst-ms", {"type": int, "default": None,
                         "help": "the server's ROOM_GIFT_BURST_MS (default: the setting's; 0 sends each gift alone)"}),
@@ -436,8 +509,8 @@ def main() -> int:
         raise SystemExit("the big room is measured on Redis, as deployed (--redis URL)")
     import importlib.util
 
-    if args.server == "uvicorn" and importlib.util.find_spec("uvicorn") is None:
-        raise SystemExit("--server uvicorn needs uvicorn: .venv/bin/pip install uvicorn")
+    if args.server != "daphne" and importlib.util.find_spec(args.server) is None:
+        raise SystemExit(f"--server {args.server} needs it: .venv/bin/pip install {args.server}")
     if args.profile and not Path(sys.executable).with_name("py-spy").exists():
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     _raise_open_files()
@@ -450,45 +523,59 @@ def main() -> int:
         wait_port(port)
         try:
             reports.append(
-                run("bare websockets", bare.pid, f"ws://127.0.0.1:{port}/ws/live/1/", None, args)
+                run(
+                    "bare websockets", [bare.pid], [f"ws://127.0.0.1:{port}/ws/live/1/"], None, args
+                )
             )
         finally:
             bare.terminate()
             bare.join()
 
-    stream, cookie = giftcast_setup()
+    stream, cookie = giftcast_setup(args.settings)
+    from django.conf import settings
     from django.db import connection
 
     connection.close()
-    port = free_port()
-    env = {**os.environ, "GIFT_RATE_LIMIT": RATE, "ROOM_FRAME_RATE_LIMIT": RATE, "DJANGO_SETTINGS_MODULE": "config.settings.local",
-           "REDIS_URL": os.environ["BENCH_REDIS_URL"]}  # fmt: skip
+    env = {
+        **os.environ,
+        "GIFT_RATE_LIMIT": RATE,
+        "ROOM_FRAME_RATE_LIMIT": RATE,
+        "REDIS_URL": os.environ["BENCH_REDIS_URL"],
+        **SETTINGS[args.settings],
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+    }  # the key the fan's session was signed with
+
     if args.burst_ms is not None:
         env["ROOM_GIFT_BURST_MS"] = str(args.burst_ms)
-    if args.server == "daphne":
-        command = daphne_command(port)
-    else:
-        command = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port),
-                   "--no-access-log", "--ws-max-queue", "100000", "config.asgi:application"]  # fmt: skip
-    if args.profile:  # py-spy samples the server for its whole life (its figures then skew)
-        command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
-                   "-o", args.profile, "--", *command]  # fmt: skip
     log = open(args.server_log, "w") if args.server_log else subprocess.DEVNULL  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
-                              preexec_fn=_raise_open_files)  # fmt: skip
+    servers, ports = [], []
     try:
-        wait_port(port)
-        pid = server.pid
-        if args.profile:
-            pid = int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
-        reports.append(run(f"Giftcast ({args.server})", pid,
-                           f"ws://127.0.0.1:{port}/ws/live/{stream}/", cookie, args))  # fmt: skip
+        for k in range(args.server_procs):
+            port = free_port()
+            command = server_command(args.server, port)
+            if args.profile and k == 0:  # py-spy samples the first server for its whole life
+                command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format",
+                           "raw", "-o", args.profile, "--", *command]  # fmt: skip
+            servers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
+                                            preexec_fn=_raise_open_files))  # fmt: skip
+            ports.append(port)
+        for port in ports:
+            wait_port(port)
+        time.sleep(1)  # granian's worker starts after its port is bound
+        pids = [server_pid(server, args.server, profiled=bool(args.profile) and k == 0)
+                for k, server in enumerate(servers)]  # fmt: skip
+        urls = [f"ws://127.0.0.1:{port}/ws/live/{stream}/" for port in ports]
+        label = f"Giftcast ({args.server}{f' ×{len(pids)}' if len(pids) > 1 else ''})"
+        reports.append(run(label, pids, urls, cookie, args))
     finally:
-        if args.profile:
-            subprocess.run(["kill", "-INT", str(pid)], check=False)
+        if args.profile and servers:
+            subprocess.run(["kill", "-INT", str(server_pid(servers[0], args.server, True))],
+                           check=False)  # fmt: skip
             time.sleep(3)
-        server.terminate()
-        server.wait(timeout=20)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=20)
     show(reports, args)
     drop_databases()
     return 0
