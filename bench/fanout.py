@@ -266,9 +266,11 @@ async def send_gifts(url: str, cookie: str | None, schedule: list[float]) -> tup
 # ----------------------------------------------------------------------------- one run
 
 
-def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args) -> dict:
+def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args,
+        profile: str = "") -> dict:  # fmt: skip
     """One measured run against the server processes `pids`, listening at `urls`: client
-    process i's viewers join urls[i % len(urls)], the fan sends on the first."""
+    process i's viewers join urls[i % len(urls)], the fan sends on the first. `profile`: a
+    file for py-spy's samples of the first process while the gifts go (raw, collapsed)."""
     joined, gifts_start, stop = mp.Value("i", 0), mp.Value("d", 0.0), mp.Value("b", 0)
     results = mp.Queue()
     start_at = time.time() + 2
@@ -312,7 +314,7 @@ def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args) 
               "rss_before": rss_before, "procs": len(pids), "steps": []}  # fmt: skip
     first = time.time() + 1
     gifts_start.value = first
-    cpu1 = _cpu(pids)
+    cpu1 = [_cpu_seconds(pid) for pid in pids]
     rss_peak = list(rss_idle)
     schedule, bounds, at = [], [], first
     for rate, seconds in steps:
@@ -329,9 +331,18 @@ def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args) 
             await asyncio.sleep(0.5)
         return await task
 
+    spy = None
+    if profile:  # from the first gift to the last step's end
+        spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                                str(pids[0]), "--duration", str(int(at - time.time())), "--rate",
+                                "200", "--gil", "--format", "raw", "-o", profile],
+                               stdout=subprocess.DEVNULL)  # fmt: skip
     sent_at, ids = asyncio.run(sender_and_watch())
     time.sleep(3)
-    cpu_gifts = _cpu(pids) - cpu1
+    cpu_each = [_cpu_seconds(pid) - before for pid, before in zip(pids, cpu1, strict=True)]
+    cpu_gifts = sum(cpu_each)
+    if spy is not None:
+        spy.wait(timeout=60)
     stop.value = 1
     gathered = [results.get(timeout=120) for _ in procs]
     for proc in procs:
@@ -360,6 +371,7 @@ def run(label: str, pids: list[int], urls: list[str], cookie: str | None, args) 
         resyncs=sum(v["resyncs"] for v in viewers),
         dropped=sum(1 for v in connected if v["failed"]),
         cpu_gifts=cpu_gifts,
+        cpu_each=[round(c, 1) for c in cpu_each],
         rss_peak=rss_peak,
         client_cpu=[round(g["cpu"], 1) for g in gathered],
     )
@@ -427,6 +439,8 @@ def show(reports: list[dict], args) -> None:
         lambda r: f"{r['cpu_gifts'] / max(r['frames'], 1) * 1e6:.1f} µs",
         None,
     )
+    row("server CPU during the gifts (s each process)", lambda v: ",".join(map(str, v)),
+        "cpu_each")  # fmt: skip
     row("frames delivered during the gifts", lambda v: f"{v:,}", "frames")
     row("server RSS before / idle / loaded", lambda r: "{:.0f} / {:.0f} / {:.0f} MB".format(
         *(statistics.mean(r[k]) for k in ("rss_before", "rss_idle", "rss_peak"))), None)  # fmt: skip
@@ -469,12 +483,11 @@ def server_command(server: str, port: int) -> list[str]:
             "config.asgi:application"]  # fmt: skip
 
 
-def server_pid(server: subprocess.Popen, kind: str, profiled: bool) -> int:
-    """The process that runs the application: granian's worker and py-spy's child, not theirs."""
-    pid = server.pid
-    for _ in range(int(profiled) + int(kind == "granian")):
-        pid = int(subprocess.check_output(["pgrep", "-P", str(pid)]).split()[0])
-    return pid
+def server_pid(server: subprocess.Popen, kind: str) -> int:
+    """The process that runs the application (granian's worker, not granian)."""
+    if kind != "granian":
+        return server.pid
+    return int(subprocess.check_output(["pgrep", "-P", str(server.pid)]).split()[0])
 
 
 def giftcast_setup(settings: str) -> tuple[int, str]:
@@ -502,7 +515,7 @@ def main() -> int:
         ("--burst-ms", {"type": int, "default": None,
                         "help": "the server's ROOM_GIFT_BURST_MS (default: the setting's; 0 sends each gift alone)"}),
         ("--server-log", {"default": "", "help": "write the server's output to this file"}),
-        ("--profile", {"default": "", "help": "sample the server with py-spy into this file (raw)"}),
+        ("--profile", {"default": "", "help": "sample the first server process with py-spy while the gifts go, into this file (raw)"}),
         REDIS_OPTION,
     ])  # fmt: skip
     if args.redis == "none":
@@ -550,28 +563,20 @@ def main() -> int:
     log = open(args.server_log, "w") if args.server_log else subprocess.DEVNULL  # noqa: SIM115
     servers, ports = [], []
     try:
-        for k in range(args.server_procs):
+        for _ in range(args.server_procs):
             port = free_port()
             command = server_command(args.server, port)
-            if args.profile and k == 0:  # py-spy samples the first server for its whole life
-                command = [str(Path(sys.executable).with_name("py-spy")), "record", "--format",
-                           "raw", "-o", args.profile, "--", *command]  # fmt: skip
             servers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log,
                                             preexec_fn=_raise_open_files))  # fmt: skip
             ports.append(port)
         for port in ports:
             wait_port(port)
         time.sleep(1)  # granian's worker starts after its port is bound
-        pids = [server_pid(server, args.server, profiled=bool(args.profile) and k == 0)
-                for k, server in enumerate(servers)]  # fmt: skip
+        pids = [server_pid(server, args.server) for server in servers]
         urls = [f"ws://127.0.0.1:{port}/ws/live/{stream}/" for port in ports]
         label = f"Giftcast ({args.server}{f' ×{len(pids)}' if len(pids) > 1 else ''})"
-        reports.append(run(label, pids, urls, cookie, args))
+        reports.append(run(label, pids, urls, cookie, args, profile=args.profile))
     finally:
-        if args.profile and servers:
-            subprocess.run(["kill", "-INT", str(server_pid(servers[0], args.server, True))],
-                           check=False)  # fmt: skip
-            time.sleep(3)
         for server in servers:
             server.terminate()
         for server in servers:
