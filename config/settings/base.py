@@ -48,6 +48,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # CACHE AND CHANNEL LAYER (Redis when REDIS_URL is set, in-process otherwise)
 # ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# Seconds a call to Redis waits to connect, and then for each answer, before it counts as
+# Redis away (config.cache.REDIS_AWAY: a room refuses gifts as `unavailable`, sign-in keeps
+# its rate limits in memory). Without it a Redis that hangs, or a network that drops packets,
+# holds every caller for the system's TCP timeouts: minutes, with the threads and the event
+# loop's connections stuck meanwhile.
+REDIS_TIMEOUT = env.float("REDIS_TIMEOUT", default=5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -56,13 +62,21 @@ if REDIS_URL:
             "BACKEND": "config.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "giftcast",
+            "OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT},
         }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 30,
+                        "max_connections": 1000,
+                        "socket_connect_timeout": REDIS_TIMEOUT,
+                    }
+                ],  # fmt: skip
                 "prefix": "giftcast",
                 # JSON, so the room scripts can publish frames themselves (livestreams.realtime)
                 "serializer_format": "json",

@@ -76,14 +76,17 @@ def redis_url(backend: RedisCache) -> str:
 
 
 def async_pool_options() -> dict:
-    """Options for a redis.asyncio pool that replaces a connection Redis closed (a restart)
-    when it is taken, as redis-py did before maintenance notifications: they are off (a
-    Redis Enterprise feature the rooms don't use)."""
+    """Options for a redis.asyncio pool: the cache's timeouts (REDIS_TIMEOUT), and a pool
+    that replaces a connection Redis closed (a restart) when it is taken, as redis-py did
+    before maintenance notifications: they are off (a Redis Enterprise feature the rooms
+    don't use)."""
+    timeouts = {"socket_connect_timeout": settings.REDIS_TIMEOUT,
+                "socket_timeout": settings.REDIS_TIMEOUT}  # fmt: skip
     try:
         from redis.maint_notifications import MaintNotificationsConfig
     except ImportError:  # pragma: no cover - redis-py before 7 checks the connection anyway
-        return {}
-    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+        return timeouts
+    return {**timeouts, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 def calling_loop():

@@ -296,7 +296,10 @@ class _Subscriber:
         import redis.asyncio
 
         backend = _cache()
-        self.client = redis.asyncio.Redis.from_url(adapters.redis_url(backend))
+        # The cache's timeouts (REDIS_TIMEOUT) for connecting and each answer; waiting for
+        # the rooms' frames (get_message) has its own.
+        self.client = redis.asyncio.Redis.from_url(adapters.redis_url(backend),
+                                                   **adapters.async_pool_options())  # fmt: skip
         self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         self.channels: dict[bytes, int] = {}
         self.task: asyncio.Task | None = None
