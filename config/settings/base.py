@@ -76,7 +76,7 @@ if REDIS_URL:
                         "max_connections": 1000,
                         "socket_connect_timeout": REDIS_TIMEOUT,
                     }
-                ],  # fmt: skip
+                ],
                 "prefix": "giftcast",
                 # JSON, so the room scripts can publish frames themselves (livestreams.realtime)
                 "serializer_format": "json",
