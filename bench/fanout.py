@@ -565,11 +565,11 @@ def show(reports: list[dict], args) -> None:
     cols = [r["label"] for r in reports]
     print(f"\n{args.viewers} viewers, joining at {args.join_rate}/s; {args.server_procs} server"
           f" process{'es' if args.server_procs > 1 else ''} for Giftcast ({args.settings} settings)")  # fmt: skip
-    print(f"{'':44}" + "".join(f"{c:>18}" for c in cols))
+    print(f"{'':44}" + "".join(f"{c:>21}" for c in cols))
 
     def row(name, fmt, key):
         print(
-            f"{name:44}" + "".join(f"{fmt(r) if key is None else fmt(r[key]):>18}" for r in reports)
+            f"{name:44}" + "".join(f"{fmt(r) if key is None else fmt(r[key]):>21}" for r in reports)
         )
 
     row("join storm: wall time", lambda v: f"{v:.1f} s", "storm_s")
