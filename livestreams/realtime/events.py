@@ -18,6 +18,7 @@ from .outage import REDIS_AWAY
 from .scripts import BROADCAST, _cache, _count, _script
 
 logger = logging.getLogger("livestreams.realtime")
+_stamping = threading.RLock()  # without Redis: a room's seq taken and its frames queued together
 
 
 def current_seq(stream_id: int) -> int:
@@ -40,8 +41,11 @@ def broadcast(stream_id: int, *events: dict) -> list[dict]:
     backend = _cache()
     channel = room_channel(stream_id) if isinstance(backend, RedisCache) else ""
     if not channel:
-        (last,) = _count((f"room:{stream_id}:seq", len(events), None))
-        return _send(stream_id, events, last)
+        # The seq and the frames' place in the loop's queue in one step: two threads
+        # broadcasting at once (bursts flushed on worker threads) queued them in either order.
+        with _stamping:
+            (last,) = _count((f"room:{stream_id}:seq", len(events), None))
+            return _send(stream_id, events, last)
     seq_key = backend.make_and_validate_key(f"room:{stream_id}:seq")
     call = BROADCAST.bind(seq_key=seq_key, channel=channel, frames=[_encode(e) for e in events])
     try:

@@ -26,13 +26,6 @@ def in_process(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known race, not fixed yet: without Redis the seq is stamped on the calling thread "
-    "and queued to the loop after, so two threads can queue in either order (seen in CI as "
-    "test_bursts' [1, 2, 3, 4, 6, 5]); a lock around both steps fixed this test but the "
-    "browser suite then failed three times in a row, for a reason not yet found",
-)
 async def test_concurrent_broadcasts_reach_the_hub_in_seq_order(in_process, monkeypatch):
     delivered: list[int] = []
 
