@@ -69,8 +69,9 @@ def shot():
 
 
 @pytest.fixture
-def asgi_server(transactional_db):
-    """A real daphne process (websockets and all) serving the test database on a free port."""
+def asgi_server(transactional_db, request):
+    """A real daphne process (websockets and all) serving the test database on a free port;
+    its output in test-results/e2e-daphne/<test>.log."""
     import socket
     import subprocess
     import sys
@@ -99,7 +100,10 @@ def asgi_server(transactional_db):
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     root = Path(__file__).resolve().parents[2]
     SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SHOTS.parent / "e2e-daphne.log", "w")  # noqa: SIM115 - closed with the process
+    logs = SHOTS.parent / "e2e-daphne"
+    logs.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in request.node.name)
+    log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
     base = f"http://127.0.0.1:{port}"
 
     class Server(str):
@@ -134,6 +138,29 @@ def asgi_server(transactional_db):
         if server.proc and server.proc.poll() is None:
             server.stop()
         log.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """`open_page(base, user, path, **context_args)`: a page in a browser context of its own
+    (desktop-sized unless `viewport` says otherwise), signed in as `user` (None: a visitor),
+    at `base + path` when a path is given. Every context opened is closed when the test ends,
+    passed or failed: a room page left open goes on reconnecting to servers long gone."""
+    contexts = []
+
+    def open_(base: str, user=None, path: str | None = None, **context_args):
+        context = browser.new_context(**{"viewport": DESKTOP, **context_args})
+        contexts.append(context)
+        if user is not None:
+            context.add_cookies([session_cookie(user, base)])
+        page = context.new_page()
+        if path is not None:
+            page.goto(base + path)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
 
 
 def session_cookie(user, base: str) -> dict:

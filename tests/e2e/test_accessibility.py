@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from livestreams.models import ChatMessage
-from tests.e2e.conftest import DESKTOP, PHONE, session_cookie
+from tests.e2e.conftest import DESKTOP, PHONE
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -35,21 +35,18 @@ def axe_violations(page, base: str) -> list[str]:
 @pytest.mark.parametrize(
     "where", ["home", "room", "room-visitor", "room-creator", "recharge", "signup"]
 )
-def test_pages_have_no_serious_accessibility_violations(asgi_server, browser, where, size):
+def test_pages_have_no_serious_accessibility_violations(asgi_server, open_page, where, size):
     stream = live_stream(title="Accessible songs", goal_coins=500)
     ChatMessage.objects.create(stream=stream, user=fan_with(0), text="Hello there")
-    context = browser.new_context(viewport=size)
+    user = stream.creator if where == "room-creator" else None
     if where in ("room", "recharge"):
-        context.add_cookies([session_cookie(fan_with(100), asgi_server)])
-    elif where == "room-creator":
-        context.add_cookies([session_cookie(stream.creator, asgi_server)])
-    page = context.new_page()
+        user = fan_with(100)
     room = f"/live/{stream.pk}/"
     path = {
         "home": "/", "room": room, "room-visitor": room, "room-creator": room,
         "recharge": "/wallet/recharge/", "signup": "/accounts/signup/",
     }[where]  # fmt: skip
-    page.goto(asgi_server + path)
+    page = open_page(asgi_server, user, path, viewport=size)
     if where.startswith("room"):
         expect(page.locator("[data-viewers]")).to_have_text("1")
         expect(page.locator("[data-chat] li", has_text="Hello there")).to_be_visible()
@@ -64,4 +61,3 @@ def test_pages_have_no_serious_accessibility_violations(asgi_server, browser, wh
             page.locator("[data-gift=rose]").click()
     found = axe_violations(page, asgi_server)
     assert found == [], f"{path} at {size['width']} px:\n" + "\n".join(found)
-    context.close()

@@ -8,16 +8,15 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 PASSWORD = "a-long-and-fresh-password-7"
 
 
-def test_signup_verify_login_and_profile(live_server, browser, shot):
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
+def test_signup_verify_login_and_profile(live_server, open_page, shot):
+    page = open_page(live_server.url)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
 
@@ -59,12 +58,14 @@ def test_signup_verify_login_and_profile(live_server, browser, shot):
     expect(page.get_by_role("link", name="Edit profile")).to_be_visible()
     shot(page, "05-profile-desktop")
 
-    phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
-    phone_page = phone.new_page()
-    phone_page.goto(f"{live_server.url}/@new.comer/")
+    phone_page = open_page(
+        live_server.url,
+        None,
+        "/@new.comer/",
+        viewport=PHONE,
+        storage_state=page.context.storage_state(),
+    )
     expect(phone_page.get_by_role("heading", name="@new.comer")).to_be_visible()
     shot(phone_page, "06-profile-phone")
 
     assert errors == []
-    phone.close()
-    context.close()

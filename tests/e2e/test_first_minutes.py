@@ -29,10 +29,9 @@ def _sign_in(page, base: str, email: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_the_404_page_with_its_way_back_and_no_missing_icon(live_server, browser, shot, size):
+def test_the_404_page_with_its_way_back_and_no_missing_icon(live_server, open_page, shot, size):
     """The live server runs the test settings: DEBUG is off, as in production."""
-    context = browser.new_context(viewport=SIZES[size])
-    page = context.new_page()
+    page = open_page(live_server.url, viewport=SIZES[size])
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
 
@@ -47,14 +46,13 @@ def test_the_404_page_with_its_way_back_and_no_missing_icon(live_server, browser
 
     page.get_by_role("link", name="Back to Giftcast").click()
     expect(page).to_have_url(f"{live_server.url}/")
-    context.close()
 
 
-def test_the_totp_qr_code_is_dark_on_white_with_a_quiet_zone(live_server, browser, shot):
+def test_the_totp_qr_code_is_dark_on_white_with_a_quiet_zone(live_server, open_page, shot):
     from PIL import Image
 
     user = UserFactory(password=PASSWORD)
-    page = browser.new_context(viewport=PHONE).new_page()
+    page = open_page(live_server.url, viewport=PHONE)
     _sign_in(page, live_server.url, user.email)
     page.goto(f"{live_server.url}/accounts/2fa/totp/activate/")
     expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/"))
@@ -89,14 +87,13 @@ def _luminance(grey: int) -> float:
     return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
 
-def test_the_avatar_picker_by_keyboard_with_a_preview(live_server, browser, shot, tmp_path):
+def test_the_avatar_picker_by_keyboard_with_a_preview(live_server, open_page, shot, tmp_path):
     from PIL import Image
 
     user = UserFactory(password=PASSWORD)
     picture = tmp_path / "me.png"
     Image.new("RGB", (64, 64), (0, 160, 255)).save(picture)
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
+    page = open_page(live_server.url)
     _sign_in(page, live_server.url, user.email)
     page.goto(f"{live_server.url}/accounts/profile/")
 
@@ -122,4 +119,3 @@ def test_the_avatar_picker_by_keyboard_with_a_preview(live_server, browser, shot
     expect(preview).to_have_attribute("src", re.compile(r"^/media/"))
     expect(button).to_have_text("Change picture")
     expect(page.get_by_label("Remove picture")).to_be_visible()
-    context.close()

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import PHONE
 from tests.payouts.factories import totp_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -35,11 +35,10 @@ def _figure(page, test_id: str) -> int:
     return int(page.get_by_test_id(test_id).inner_text().replace(",", ""))
 
 
-def test_creator_cashes_out_and_staff_pay_it(live_server, browser, shot):
+def test_creator_cashes_out_and_staff_pay_it(live_server, open_page, shot):
     call_command("seed_demo")
     base = live_server.url
-    creator = browser.new_context(viewport=DESKTOP)
-    page = creator.new_page()
+    page = open_page(base)
     _login(page, base, "creator@example.com")
 
     page.locator("summary[aria-label='Account menu']").click()
@@ -81,8 +80,7 @@ def test_creator_cashes_out_and_staff_pay_it(live_server, browser, shot):
     expect(page.locator("table .status-requested")).to_have_text("Requested")
     assert _figure(page, "available") == available - 2_000
 
-    staff = browser.new_context(viewport=DESKTOP)
-    admin = staff.new_page()
+    admin = open_page(base)
     _login(admin, base, "staff@example.com")
     admin.goto(f"{base}/admin/payouts/payout/?status__exact=requested")
     admin.locator("#result_list tbody tr th a").first.click()
@@ -102,13 +100,10 @@ def test_creator_cashes_out_and_staff_pay_it(live_server, browser, shot):
     assert _figure(page, "held") == 0
     shot(page, "43-creator-dashboard-paid-desktop")
 
-    phone = browser.new_context(viewport=PHONE, storage_state=creator.storage_state())
-    small = phone.new_page()
+    small = open_page(base, viewport=PHONE, storage_state=page.context.storage_state())
     for path, name in (("/creator/", "44-creator-dashboard-phone"),
                        ("/creator/payouts/", "45-creator-payouts-phone")):  # fmt: skip
         small.goto(f"{base}{path}")
         width = small.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide on a phone"
         shot(small, name)
-    for context in (creator, staff, phone):
-        context.close()

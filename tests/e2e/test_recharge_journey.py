@@ -31,12 +31,11 @@ def _pay(page, number: str) -> None:
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_buy_350_coins_then_a_declined_card(live_server, browser, shot, viewport):
+def test_buy_350_coins_then_a_declined_card(live_server, open_page, shot, viewport):
     call_command("seed_demo")
     base = live_server.url
     size = "desktop" if viewport is DESKTOP else "phone"
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    page = open_page(base, viewport=viewport)
     _login(page, base)
 
     page.get_by_role("link", name="Wallet").click()
@@ -81,4 +80,3 @@ def test_buy_350_coins_then_a_declined_card(live_server, browser, shot, viewport
     page.goto(f"{base}/wallet/")
     expect(page.get_by_test_id("coin-balance")).to_have_text("5,000")
     expect(page.get_by_text("Card declined — not charged")).to_be_visible()
-    context.close()

@@ -11,13 +11,12 @@ from playwright.sync_api import expect
 
 from livestreams.realtime import hub
 from livestreams.services import gift_send, stream_end
-from tests.e2e.conftest import DESKTOP, session_cookie
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_gift_runs_are_chat_lines_that_grow(asgi_server, browser, shot):
+def test_gift_runs_are_chat_lines_that_grow(asgi_server, open_page, shot):
     fan = fan_with(200, profile__handle="rosefan", profile__display_name="Rose Fan")
     # 20 coins gifted to this creator before: level 2 (level 1 at 10, one more per doubling).
     earlier = live_stream(title="Yesterday")
@@ -27,14 +26,9 @@ def test_gift_runs_are_chat_lines_that_grow(asgi_server, browser, shot):
     stream_end(stream=earlier, by=earlier.creator)
     stream = live_stream(owner=earlier.creator, title="Thank-you corner")
 
-    studio = browser.new_context(viewport=DESKTOP)
-    studio.add_cookies([session_cookie(stream.creator, asgi_server)])
-    creator_page = studio.new_page()
-    creator_page.goto(f"{asgi_server}/live/{stream.pk}/")
-    phone = browser.new_context(viewport=DESKTOP)
-    phone.add_cookies([session_cookie(fan, asgi_server)])
-    fan_page = phone.new_page()
-    fan_page.goto(f"{asgi_server}/live/{stream.pk}/")
+    room = f"/live/{stream.pk}/"
+    creator_page = open_page(asgi_server, stream.creator, room)
+    fan_page = open_page(asgi_server, fan, room)
     expect(fan_page.locator("[data-balance]")).to_have_text("180")
     chat = creator_page.locator("[data-chat]")
 
@@ -81,5 +75,3 @@ def test_gift_runs_are_chat_lines_that_grow(asgi_server, browser, shot):
     creator_page.reload()
     expect(chat.locator("li", has_text="more soon")).to_be_visible()
     expect(chat.locator(".chat-gift")).to_have_count(0)
-    studio.close()
-    phone.close()

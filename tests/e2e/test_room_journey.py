@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from livestreams.models import SentGift
 from tests.accounts.factories import UserFactory
-from tests.e2e.conftest import DESKTOP, PHONE, session_cookie
+from tests.e2e.conftest import PHONE
 from tests.livestreams.factories import creator, fan_with
 from wallet.ledger import account_balance, account_get
 from wallet.models import Purpose
@@ -17,17 +17,14 @@ from wallet.models import Purpose
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, browser, shot):
+def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, open_page, shot):
     base = asgi_server
     star = creator(profile__display_name="Luna Live")
     fan = fan_with(30_100, profile__display_name="Big Fan")
     viewer = UserFactory(profile__display_name="Quiet Viewer")
 
     # The creator goes live through the page.
-    studio = browser.new_context(viewport=DESKTOP)
-    studio.add_cookies([session_cookie(star, base)])
-    creator_page = studio.new_page()
-    creator_page.goto(f"{base}/live/go/")
+    creator_page = open_page(base, star, "/live/go/")
     creator_page.fill("input[name=title]", "Late night songs")
     creator_page.fill("input[name=goal_coins]", "50000")
     creator_page.get_by_role("button", name="Start streaming").click()
@@ -35,12 +32,8 @@ def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, browser, shot):
     room_url = creator_page.url
 
     # A fan on a phone and a viewer on a desktop join.
-    phone = browser.new_context(viewport=PHONE)
-    phone.add_cookies([session_cookie(fan, base)])
-    fan_page = phone.new_page()
-    desk = browser.new_context(viewport=DESKTOP)
-    desk.add_cookies([session_cookie(viewer, base)])
-    viewer_page = desk.new_page()
+    fan_page = open_page(base, fan, viewport=PHONE)
+    viewer_page = open_page(base, viewer)
     errors: list[str] = []
     for page in (fan_page, viewer_page):
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -90,5 +83,3 @@ def test_creator_goes_live_fan_gifts_viewer_sees_it(asgi_server, browser, shot):
     assert account_balance(account_get(owner=star, purpose=Purpose.EARNINGS)) == 15_001
     assert SentGift.objects.count() == 4
     assert errors == []
-    for context in (studio, phone, desk):
-        context.close()

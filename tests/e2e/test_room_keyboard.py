@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import expect
 
 from livestreams.models import RoomBan, SentGift
-from tests.e2e.conftest import DESKTOP, session_cookie
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -29,13 +28,10 @@ def _focused(page, attribute: str) -> str | None:
     return page.evaluate("a => document.activeElement.getAttribute(a)", attribute)
 
 
-def test_a_fan_gifts_with_the_keyboard_alone(asgi_server, browser, shot):
+def test_a_fan_gifts_with_the_keyboard_alone(asgi_server, open_page, shot):
     stream = live_stream(title="Keys only")
     fan = fan_with(3_000)
-    context = browser.new_context(viewport=DESKTOP)
-    context.add_cookies([session_cookie(fan, asgi_server)])
-    page = context.new_page()
-    page.goto(f"{asgi_server}/live/{stream.pk}/")
+    page = open_page(asgi_server, fan, f"/live/{stream.pk}/")
     expect(page.locator("[data-balance]")).to_have_text("3,000")
 
     # One stop for the whole grid; arrows move across it and pick as they go.
@@ -89,20 +85,13 @@ def test_a_fan_gifts_with_the_keyboard_alone(asgi_server, browser, shot):
     assert sorted(SentGift.objects.values_list("gift__slug", "quantity")) == [
         ("diamond-ring", 1), ("finger-heart", 5)
     ]  # fmt: skip
-    context.close()
 
 
-def test_the_creator_mutes_a_viewer_with_the_keyboard_alone(asgi_server, browser, shot):
+def test_the_creator_mutes_a_viewer_with_the_keyboard_alone(asgi_server, open_page, shot):
     stream = live_stream(title="Moderated")
     troll = fan_with(0, profile__handle="loudone")
-    studio = browser.new_context(viewport=DESKTOP)
-    studio.add_cookies([session_cookie(stream.creator, asgi_server)])
-    creator_page = studio.new_page()
-    creator_page.goto(f"{asgi_server}/live/{stream.pk}/")
-    viewer = browser.new_context(viewport=DESKTOP)
-    viewer.add_cookies([session_cookie(troll, asgi_server)])
-    troll_page = viewer.new_page()
-    troll_page.goto(f"{asgi_server}/live/{stream.pk}/")
+    creator_page = open_page(asgi_server, stream.creator, f"/live/{stream.pk}/")
+    troll_page = open_page(asgi_server, troll, f"/live/{stream.pk}/")
     expect(troll_page.locator("[data-viewers]")).to_have_text(re.compile(r"^\d+$"))
     troll_page.fill("#chat-input", "SPAM SPAM")
     troll_page.keyboard.press("Enter")
@@ -134,5 +123,3 @@ def test_the_creator_mutes_a_viewer_with_the_keyboard_alone(asgi_server, browser
     troll_page.fill("#chat-input", "still here?")
     troll_page.keyboard.press("Enter")
     expect(troll_page.locator("[data-notice]")).to_contain_text("muted")
-    studio.close()
-    viewer.close()

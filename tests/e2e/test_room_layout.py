@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.accounts.factories import UserFactory
-from tests.e2e.conftest import DESKTOP, PHONE, session_cookie
+from tests.e2e.conftest import PHONE
 from tests.livestreams.factories import fan_with, live_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -24,14 +24,13 @@ def _in_view(page, selector: str) -> bool:
 
 
 @pytest.mark.parametrize("size", [(1440, 900), (1280, 720)], ids=["1440x900", "1280x720"])
-def test_send_is_in_view_and_a_send_scrolls_nothing(asgi_server, browser, shot, size):
+def test_send_is_in_view_and_a_send_scrolls_nothing(asgi_server, open_page, shot, size):
     width, height = size
     stream = live_stream(title="Desk set", goal_coins=1000)
     fan = fan_with(500)
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_cookies([session_cookie(fan, asgi_server)])
-    page = context.new_page()
-    page.goto(f"{asgi_server}/live/{stream.pk}/")
+    page = open_page(
+        asgi_server, fan, f"/live/{stream.pk}/", viewport={"width": width, "height": height}
+    )
     expect(page.locator("[data-balance]")).to_have_text("500")
 
     page.locator("[data-gift=perfume]").click()
@@ -58,16 +57,14 @@ def test_send_is_in_view_and_a_send_scrolls_nothing(asgi_server, browser, shot, 
         assert _in_view(page, part), f"{part} left the screen after sending at {width}×{height}"
     assert page.locator(".chat-panel").bounding_box()["height"] == chat_height
     shot(page, f"41-room-after-sends-{width}x{height}")
-    context.close()
 
 
-def test_a_phone_tray_gets_out_of_the_way_after_a_send(asgi_server, browser, shot):
+def test_a_phone_tray_gets_out_of_the_way_after_a_send(asgi_server, open_page, shot):
     stream = live_stream(title="Phone set")
     fan = fan_with(100)
-    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
-    context.add_cookies([session_cookie(fan, asgi_server)])
-    page = context.new_page()
-    page.goto(f"{asgi_server}/live/{stream.pk}/")
+    page = open_page(
+        asgi_server, fan, f"/live/{stream.pk}/", viewport=PHONE, has_touch=True, is_mobile=True
+    )
     tray = page.locator("[data-tray]")
     expect(tray).to_be_hidden()
 
@@ -95,22 +92,17 @@ def test_a_phone_tray_gets_out_of_the_way_after_a_send(asgi_server, browser, sho
     shot(page, "44-room-tray-closed-phone")
     page.locator("[data-open-tray]").tap()
     expect(page.locator("[data-gift=rose]")).to_be_visible()
-    context.close()
 
 
-def test_big_gifts_hold_still_for_reduced_motion(asgi_server, browser):
+def test_big_gifts_hold_still_for_reduced_motion(asgi_server, open_page):
     """With prefers-reduced-motion a big gift fades in and out where it stands; without it,
     it spins and grows as before."""
     stream = live_stream(title="Calm room")
     fan = fan_with(600)
-    pages = {}
-    for motion in ("reduce", "no-preference"):
-        context = browser.new_context(viewport=DESKTOP, reduced_motion=motion)
-        context.add_cookies(
-            [session_cookie(fan if motion == "reduce" else UserFactory(), asgi_server)]
-        )
-        pages[motion] = context.new_page()
-        pages[motion].goto(f"{asgi_server}/live/{stream.pk}/")
+    pages = {
+        motion: open_page(asgi_server, user, f"/live/{stream.pk}/", reduced_motion=motion)
+        for motion, user in (("reduce", fan), ("no-preference", UserFactory()))
+    }
     sender = pages["reduce"]
     expect(sender.locator("[data-balance]")).to_have_text("600")
     expect(pages["no-preference"].locator("[data-viewers]")).to_have_text("2")
@@ -121,5 +113,3 @@ def test_big_gifts_hold_still_for_reduced_motion(asgi_server, browser):
         big = page.locator(".big-gift")
         expect(big).to_contain_text("sent Money Gun")
         assert big.evaluate(moves) is (motion == "no-preference"), motion
-    for page in pages.values():
-        page.context.close()

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from livestreams.models import ChatMessage, SentGift
 from tests.accounts.factories import UserFactory
-from tests.e2e.conftest import DESKTOP, PHONE, session_cookie
+from tests.e2e.conftest import PHONE
 from tests.livestreams.factories import fan_with, live_stream
 from wallet.ledger import account_balance, account_get
 from wallet.models import Purpose
@@ -18,22 +18,16 @@ from wallet.models import Purpose
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_room_survives_a_server_restart(asgi_server, browser, shot):
+def test_room_survives_a_server_restart(asgi_server, open_page, shot):
     stream = live_stream(title="Restart-proof")
     ChatMessage.objects.create(stream=stream, user=stream.creator, text="Welcome!")
     fan = fan_with(100)
     viewer = UserFactory()
-    room = f"{asgi_server}/live/{stream.pk}/"
+    room = f"/live/{stream.pk}/"
 
-    phone = browser.new_context(viewport=PHONE)
-    phone.add_cookies([session_cookie(fan, asgi_server)])
-    fan_page = phone.new_page()
-    fan_page.goto(room)
+    fan_page = open_page(asgi_server, fan, room, viewport=PHONE)
     expect(fan_page.locator("[data-balance]")).to_have_text("100")
-    desk = browser.new_context(viewport=DESKTOP)
-    desk.add_cookies([session_cookie(viewer, asgi_server)])
-    viewer_page = desk.new_page()
-    viewer_page.goto(room)
+    viewer_page = open_page(asgi_server, viewer, room)
     expect(viewer_page.locator("[data-chat] li", has_text="Welcome!")).to_have_count(1)
 
     asgi_server.stop()
@@ -61,5 +55,3 @@ def test_room_survives_a_server_restart(asgi_server, browser, shot):
 
     assert SentGift.objects.count() == 1
     assert account_balance(account_get(owner=fan, purpose=Purpose.WALLET)) == 80
-    phone.close()
-    desk.close()
