@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from django.core.cache.backends.redis import RedisCache
 
 from . import adapters
-from .events import _encode, _send, room_channel
+from .events import _encode, _send, _stamping, room_channel
 from .outage import REDIS_AWAY, away
 from .scripts import GIFT, RELABEL, SEED, _aclient, _ascript, _cache, _count, _script
 
@@ -66,27 +66,29 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     the sender's new running total in the stream; `gifters` reads every gifter of the stream
     from the database, `ranking` the top and the total. On Redis, one script call counts
     combo and seq, updates the room's board, which answers with the top and total, and
-    publishes the frame (see livestreams/lua/publish.lua); `gifters` is read only to rebuild a board that is
-    not all there. Elsewhere (one process, no Redis) `ranking` is read each time. Returns
-    the frame as sent, in a list as `broadcast` does.
+    publishes the frame (see livestreams/lua/publish.lua); `gifters` is read only to rebuild
+    a board that is not all there, and then the rebuild's script takes the seq as it
+    publishes. Elsewhere (one process, no Redis) `ranking` is read each time, the seq and the
+    send under broadcast's lock. Either way no other frame of the room can go out between
+    this one's seq and its send. Returns the frame as sent, in a list as `broadcast` does.
     """
     backend = _cache()
     if not isinstance(backend, RedisCache):
-        combo, last = _count(
-            (_combo_key(stream_id, sender_id, slug, anonymous), quantity, COMBO_SECONDS),
-            (f"room:{stream_id}:seq", 1, None),
-        )
-        top, total = ranking()
-        return _send(
-            stream_id, [{**gift, "combo": combo, "ranking": {"top": top, "coins": total}}], last
-        )
+        with _stamping:
+            combo, last = _count(
+                (_combo_key(stream_id, sender_id, slug, anonymous), quantity, COMBO_SECONDS),
+                (f"room:{stream_id}:seq", 1, None),
+            )
+            top, total = ranking()
+            frame = {**gift, "combo": combo, "ranking": {"top": top, "coins": total}}
+            return _send(stream_id, [frame], last)
     named = _gift_call(backend, stream_id, gift, sender_id, slug, quantity, gifter, anonymous)
     try:
         if stream_id in _boards_stale:
             adapters.redis_client(backend).delete(named["board"], named["labels"])
             _boards_stale.discard(stream_id)
         answer = _script(backend, GIFT)(*GIFT.bind(**named))
-        if len(answer) == 2:  # the board is not all there: rebuilt from the database
+        if len(answer) == 1:  # the board is not all there: rebuilt from the database
             answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
     except REDIS_AWAY as exc:
         return [_gift_unsent(stream_id, gift, exc)]
@@ -106,7 +108,7 @@ async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: s
             await _aclient(backend)[0].delete(named["board"], named["labels"])
             _boards_stale.discard(stream_id)
         answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
-        if len(answer) == 2:
+        if len(answer) == 1:
             rows = await database_sync_to_async(gifters, thread_sensitive=False)()
             answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
     except REDIS_AWAY as exc:
@@ -153,12 +155,13 @@ def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, 
 
 
 def _seed_call(named: dict, answer: list, gifters: list[Gifter]) -> tuple[list, list]:
-    """The rebuild script's keys and arguments, after the gift script answered {combo, seq}."""
-    combo, seq = answer
+    """The rebuild script's keys and arguments, after the gift script answered {combo}."""
+    (combo,) = answer
     rows = [a for g in gifters for a in (_member(g.id), g.coins, _encode(g.label))]
     return SEED.bind(
-        board=named["board"], labels=named["labels"], size=named["size"], ttl=named["ttl"],
-        channel=named["channel"], frame=named["frame"], combo=combo, seq=seq, gifters=rows,
+        board=named["board"], labels=named["labels"], seq_key=named["seq_key"],
+        size=named["size"], ttl=named["ttl"], channel=named["channel"], frame=named["frame"],
+        combo=combo, gifters=rows,
     )  # fmt: skip
 
 

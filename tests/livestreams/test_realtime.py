@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -223,3 +224,30 @@ def test_viewers_of_a_process_that_died_stop_counting(time_machine):
     time_machine.move_to(1_900_000_000 + 3 * realtime.PRESENCE_SECONDS, tick=False)
     realtime.presence_beat()
     assert realtime.viewers(room) == 2
+
+
+def test_a_broadcast_while_a_first_gift_builds_its_board_keeps_seq_order(room):
+    """A room's first gift reads the database (its gifters, to build the board; without Redis,
+    the ranking) between being counted and being sent. A broadcast from another thread
+    meanwhile (the coalesced viewer count, a chat line) must not reach the room ahead of a
+    lower seq: a viewer takes the later seq, asks for the state, and then drops the gift as
+    already seen (the state has no gift lines), so the gift was never shown."""
+    chat = threading.Thread(target=realtime.broadcast, args=(room.id, {"type": "chat"}))
+    reads = {"gifters": room.gifters, "ranking": room.ranking}
+
+    def meanwhile(read):
+        def wrapped():
+            if chat.ident is None:  # the first read only
+                chat.start()
+                chat.join(0.5)  # done at once, unless it waits for the gift
+            return read()
+
+        return wrapped
+
+    room.gifters, room.ranking = meanwhile(reads["gifters"]), meanwhile(reads["ranking"])
+    gift, _ = room.gift(1, "ann", 2)
+    chat.join(5)
+    frames = room.frames()
+    assert sorted(frame["type"] for frame in frames) == ["chat", "gift"]
+    assert [frame["seq"] for frame in frames] == [1, 2], frames
+    assert gift in frames
