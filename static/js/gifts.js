@@ -70,20 +70,26 @@
   // A room socket that reconnects with backoff and asks for state after a gap in `seq`. The
   // backoff starts again only once the room's state arrives: a server that accepts and then
   // closes at once (4503 while it can't reach the rooms) is retried ever more slowly.
+  // A state can be older than frames already shown (the server shares one state among the
+  // viewers asking within a couple of seconds): the room's frames after it then include
+  // some seen before on this connection. They come marked `again`, to bring the ranking and
+  // count up to date without playing a gift twice.
   function RoomSocket(path, onFrame, onStatus) {
     this.path = path; this.onFrame = onFrame; this.onStatus = onStatus || function () {};
-    this.lastSeq = 0; this.backoff = 1000; this.closed = false; this.down = false; this.ws = null;
+    this.lastSeq = 0; this.shown = 0; this.backoff = 1000; this.closed = false; this.down = false;
+    this.ws = null;
     this.onOpen = function () {};
     this.connect();
   }
   RoomSocket.prototype.connect = function () {
     var self = this, proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = this.ws = new WebSocket(proto + location.host + this.path);
+    this.shown = 0;  // a new connection: what the last one showed is not known to be current
     ws.onopen = function () { self.syncing = false; self.onOpen(); };
     ws.onmessage = function (msg) {
       var f;
       try { f = JSON.parse(msg.data); } catch (e) { return; }
-      if (f.type === "resync") { self.sync(); return; }  // fell behind: state again
+      if (f.type === "resync") { self.shown = 0; self.sync(); return; }  // state again (seq may restart)
       if (f.type === "error" && f.frame === "sync") {  // asked too often: ask again when told
         self.syncing = false;
         setTimeout(function () { self.sync(); }, (f.retry_after || 1) * 1000);
@@ -97,6 +103,8 @@
         if (f.seq <= self.lastSeq) return;  // already in the state, or seen
         if (self.lastSeq && f.seq > self.lastSeq + 1) self.sync();
         self.lastSeq = f.seq;
+        if (f.seq <= self.shown) f.again = true;
+        else self.shown = f.seq;
       }
       self.onFrame(f);
     };

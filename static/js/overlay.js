@@ -11,7 +11,7 @@
     label.textContent = G.fmtInt.format(coins);
   }
   new G.RoomSocket(cfg.ws, function (f) {
-    if (f.type === "gift") { animator.show(f); goal(f.ranking.coins); }
+    if (f.type === "gift") { if (!f.again) animator.show(f); goal(f.ranking.coins); }
     else if (f.type === "state") goal(f.coins || 0);
   });
 })();

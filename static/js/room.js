@@ -32,7 +32,9 @@
     switch (f.type) {
       case "state": return onState(f);
       case "chat": return addChat(f);
-      case "gift": animator.show(f); giftLine(f); return onRanking(f.ranking.top, f.ranking.coins);
+      case "gift":
+        if (!f.again) { animator.show(f); giftLine(f); }  // (again: shown before a sync)
+        return onRanking(f.ranking.top, f.ranking.coins);
       case "viewers": el.viewers.textContent = fmtInt.format(f.count); return;
       case "gift.ok": delete pending[f.key]; setBalance(f.balance); trayMessage(f.replayed ? "Already sent." : "Sent!"); return;
       case "error":  // a gift's (it carries the key) in the tray, any other on the stage
