@@ -84,11 +84,10 @@ def floor(fans: list[int], streams: list[int], deadline: float) -> int:
                 "channel": channel,
             }  # fmt: skip
             answer = gift_script(*realtime.GIFT.bind(**named))
-            if len(answer) == 2:  # a room's first gift here: its board is marked whole
+            if not answer:  # a room's first gift here: its board is marked whole
                 seed_script(*realtime.SEED.bind(
-                    board=named["board"], labels=named["labels"], size=named["size"],
-                    ttl=named["ttl"], channel=channel, frame=frame, combo=answer[0],
-                    seq=answer[1], gifters=[],
+                    **{k: v for k, v in named.items() if k not in ("member", "coins", "label")},
+                    gifters=[],
                 ))  # fmt: skip
             done += 1
     return done

@@ -16,6 +16,14 @@ local function apply(board, labels, member, coins, label)
   end
   redis.call('HSET', labels, member, label)
 end
+-- The gift's combo (the sender's streak of this gift, ended by a pause of combo_ttl) and the
+-- room's next seq, counted in the script that publishes the gift: a room's frames go out in
+-- seq order, and a run's combos in the order of their frames.
+local function counted(combo_key, step, combo_ttl, seq_key)
+  local combo = redis.call('INCRBY', combo_key, step)
+  if combo == tonumber(step) then redis.call('EXPIRE', combo_key, combo_ttl) end
+  return combo, redis.call('INCRBY', seq_key, 1)
+end
 local function gift_frame(gift, combo, seq, answer)
   local lines = {}
   for i = 2, #answer, 2 do

@@ -1,10 +1,10 @@
--- gift: one committed gift in a room (realtime.broadcast_gift): combo and seq counted, the
--- sender's line on the room's board updated, the gift frame with the room's new ranking
+-- gift: one committed gift in a room (realtime.broadcast_gift): the sender's line on the
+-- room's board updated, combo and seq counted, the gift frame with the room's new ranking
 -- published, the new top and total back. When the room's board is not all there (new,
--- expired or evicted) {combo} alone comes back, no seq is taken and nothing is sent:
--- seed.lua rebuilds the board, takes the seq and sends. (A seq taken here and published
--- there, a database read later, let another frame of the room go out between them with a
--- higher seq; a viewer then dropped the gift as already seen.)
+-- expired or evicted) nothing is counted or sent and {} comes back: seed.lua rebuilds the
+-- board from the database, counts and sends. (A seq taken here and published there, a
+-- database read later, let another frame of the room go out between them with a higher
+-- seq; a viewer then dropped the gift as already seen.)
 --
 -- Keys      combo_key   the sender's combo of this gift in the room
 --           seq_key     the room's seq counter
@@ -20,19 +20,17 @@
 --           frame       the gift frame (JSON), without combo, seq and ranking
 --           channel     the room's channel ('' publishes nothing)
 -- Returns   {combo, seq, total, score, label, score, label, …} (the top `size` lines),
---           or {combo} for seed.lua to go on with
+--           or {} for seed.lua to go on with
 --! uses: board
 --! keys: combo_key seq_key board labels
 --! args: step combo_ttl member coins label size ttl frame channel
-local combo = redis.call('INCRBY', combo_key, step)
-if combo == tonumber(step) then redis.call('EXPIRE', combo_key, combo_ttl) end
 apply(board, labels, member, tonumber(coins), label)
 if redis.call('HEXISTS', labels, '#seeded') == 0 then
   redis.call('EXPIRE', board, ttl)
   redis.call('EXPIRE', labels, ttl)
-  return {combo}
+  return {}
 end
-local seq = redis.call('INCRBY', seq_key, 1)
+local combo, seq = counted(combo_key, step, combo_ttl, seq_key)
 local out = top(board, labels, tonumber(size), ttl)
 publish(channel, {gift_frame(frame, combo, seq, out)})
 table.insert(out, 1, seq)

@@ -88,8 +88,8 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
             adapters.redis_client(backend).delete(named["board"], named["labels"])
             _boards_stale.discard(stream_id)
         answer = _script(backend, GIFT)(*GIFT.bind(**named))
-        if len(answer) == 1:  # the board is not all there: rebuilt from the database
-            answer += _script(backend, SEED)(*_seed_call(named, answer, gifters()))
+        if not answer:  # the board is not all there: rebuilt from the database
+            answer = _script(backend, SEED)(*_seed_call(named, gifters()))
     except REDIS_AWAY as exc:
         return [_gift_unsent(stream_id, gift, exc)]
     return [_gift_frame(gift, answer)]  # the script published it
@@ -108,9 +108,9 @@ async def abroadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: s
             await _aclient(backend)[0].delete(named["board"], named["labels"])
             _boards_stale.discard(stream_id)
         answer = await _ascript(backend, GIFT)(*GIFT.bind(**named))
-        if len(answer) == 1:
+        if not answer:
             rows = await database_sync_to_async(gifters, thread_sensitive=False)()
-            answer += await _ascript(backend, SEED)(*_seed_call(named, answer, rows))
+            answer = await _ascript(backend, SEED)(*_seed_call(named, rows))
     except REDIS_AWAY as exc:
         return [_gift_unsent(stream_id, gift, exc)]
     return [_gift_frame(gift, answer)]  # the script published it
@@ -154,15 +154,15 @@ def _gift_call(backend: RedisCache, stream_id: int, gift: dict, sender_id: int, 
     }  # fmt: skip
 
 
-def _seed_call(named: dict, answer: list, gifters: list[Gifter]) -> tuple[list, list]:
-    """The rebuild script's keys and arguments, after the gift script answered {combo}."""
-    (combo,) = answer
+def _seed_call(named: dict, gifters: list[Gifter]) -> tuple[list, list]:
+    """The rebuild script's keys and arguments (the gift script's, less the sender's line,
+    plus every gifter's), after the gift script found the board not all there."""
     rows = [a for g in gifters for a in (_member(g.id), g.coins, _encode(g.label))]
-    return SEED.bind(
-        board=named["board"], labels=named["labels"], seq_key=named["seq_key"],
-        size=named["size"], ttl=named["ttl"], channel=named["channel"], frame=named["frame"],
-        combo=combo, gifters=rows,
-    )  # fmt: skip
+    seed = {name: value for name, value in named.items() if name not in _SENDER_LINE}
+    return SEED.bind(**seed, gifters=rows)
+
+
+_SENDER_LINE = ("member", "coins", "label")  # the gift script's, which the rebuild reads whole
 
 
 def _gift_frame(gift: dict, answer: list) -> dict:

@@ -71,25 +71,26 @@
   // backoff starts again only once the room's state arrives: a server that accepts and then
   // closes at once (4503 while it can't reach the rooms) is retried ever more slowly.
   // A state can be older than frames already shown (the server shares one state among the
-  // viewers asking within a couple of seconds): the room's frames after it then include
-  // some seen before on this connection. They come marked `again`, to bring the ranking and
-  // count up to date without playing a gift twice.
+  // viewers asking within a couple of seconds, and a reconnect may find one): the room's
+  // frames after it then include gifts shown before. They come marked `again` (known by
+  // their id, which a restart of the rooms' numbering leaves alone), to bring the ranking
+  // up to date without playing a gift twice.
+  var GIFTS_KEPT = 1000;
   function RoomSocket(path, onFrame, onStatus) {
     this.path = path; this.onFrame = onFrame; this.onStatus = onStatus || function () {};
-    this.lastSeq = 0; this.shown = 0; this.backoff = 1000; this.closed = false; this.down = false;
-    this.ws = null;
+    this.lastSeq = 0; this.backoff = 1000; this.closed = false; this.down = false; this.ws = null;
+    this.gifts = new Set();  // ids of the gift frames passed on, the last GIFTS_KEPT
     this.onOpen = function () {};
     this.connect();
   }
   RoomSocket.prototype.connect = function () {
     var self = this, proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = this.ws = new WebSocket(proto + location.host + this.path);
-    this.shown = 0;  // a new connection: what the last one showed is not known to be current
     ws.onopen = function () { self.syncing = false; self.onOpen(); };
     ws.onmessage = function (msg) {
       var f;
       try { f = JSON.parse(msg.data); } catch (e) { return; }
-      if (f.type === "resync") { self.shown = 0; self.sync(); return; }  // state again (seq may restart)
+      if (f.type === "resync") { self.sync(); return; }  // fell behind: state again
       if (f.type === "error" && f.frame === "sync") {  // asked too often: ask again when told
         self.syncing = false;
         setTimeout(function () { self.sync(); }, (f.retry_after || 1) * 1000);
@@ -103,8 +104,7 @@
         if (f.seq <= self.lastSeq) return;  // already in the state, or seen
         if (self.lastSeq && f.seq > self.lastSeq + 1) self.sync();
         self.lastSeq = f.seq;
-        if (f.seq <= self.shown) f.again = true;
-        else self.shown = f.seq;
+        if (f.type === "gift") self.seen(f);
       }
       self.onFrame(f);
     };
@@ -118,6 +118,11 @@
       self.backoff = Math.min(self.backoff * 2, 15000);
       setTimeout(function () { self.connect(); }, wait);
     };
+  };
+  RoomSocket.prototype.seen = function (f) {
+    if (this.gifts.has(f.id)) { f.again = true; return; }
+    this.gifts.add(f.id);
+    if (this.gifts.size > GIFTS_KEPT) this.gifts.delete(this.gifts.values().next().value);
   };
   // One `sync` at a time: the state it brings answers every gap seen meanwhile.
   RoomSocket.prototype.sync = function () {

@@ -70,30 +70,35 @@ def test_frames_after_an_older_state_update_the_room_without_showing_gifts_twice
 
     room.send(_state(10), _gift(11, "ann", "rose", "Rose", 1, 1))
     expect(ann.locator(".chat-combo")).to_have_text("× 1")
-    # 12 (a chat line) is lost on the way: 13 is a gap, and the page asks for the state.
-    room.send(_gift(13, "ann", "rose", "Rose", 2, 2))
+    # 12 (a gift) and 13 (a chat line) are lost on the way: 14 is a gap, and the page asks
+    # for the state.
+    lion = _gift(12, "bob", "lion", "Lion", 1, 2)
+    missed = {"type": "chat", "seq": 13, "id": 5, "text": "missed me?",
+              "user": {"handle": "bob", "name": "Bob", "level": 0}, "at": "2026-12-02T00:00:00Z"}  # fmt: skip
+    room.send(_gift(14, "ann", "rose", "Rose", 2, 3))
     expect(ann.locator(".chat-combo")).to_have_text("× 2")
     room.wait_for("sync")
 
-    # The state is from before 11; the frames since it follow, 11 and 13 among them again.
-    missed = {"type": "chat", "seq": 12, "id": 5, "text": "missed me?",
-              "user": {"handle": "bob", "name": "Bob", "level": 0}, "at": "2026-12-02T00:00:00Z"}  # fmt: skip
+    # The state is from before 11; the frames since it follow, 11 and 14 among them again.
+    # The two missed are shown now; the two shown are not shown again.
     room.send(
         _state(10),
         _gift(11, "ann", "rose", "Rose", 1, 1),
+        lion,
         missed,
-        _gift(13, "ann", "rose", "Rose", 2, 2),
-        _gift(14, "cat", "finger-heart", "Finger Heart", 1, 3),
+        _gift(14, "ann", "rose", "Rose", 2, 3),
+        _gift(15, "cat", "finger-heart", "Finger Heart", 1, 4),
     )
     expect(chat.locator(".chat-gift", has_text="@cat sent Finger Heart")).to_be_visible()
+    expect(chat.locator(".chat-gift", has_text="@bob sent Lion")).to_have_count(1)
     expect(chat.locator("li", has_text="missed me?")).to_have_count(1)
     expect(ann).to_have_count(1)
     expect(ann.locator(".chat-combo")).to_have_text("× 2")
-    expect(chat.locator(".chat-gift")).to_have_count(2)
-    expect(page.locator("[data-top] li")).to_have_accessible_name("Cat · 3 coins")
+    expect(chat.locator(".chat-gift")).to_have_count(3)
+    expect(page.locator("[data-top] li")).to_have_accessible_name("Cat · 4 coins")
 
 
-def test_the_overlay_plays_a_big_gift_once_across_an_older_state(live_server, open_page):
+def test_the_overlay_plays_a_big_gift_once_across_a_reconnect(live_server, open_page):
     stream = live_stream(title="Overlay replays")
     page = open_page(live_server.url)
     room = FakeRoom(page)
@@ -106,10 +111,14 @@ def test_the_overlay_plays_a_big_gift_once_across_an_older_state(live_server, op
     )
     room.send(_state(20), _gift(21, "ann", "money-gun", "Money Gun", 1, 500, big=True))
     expect(page.locator(".big-gift")).to_contain_text("Money Gun")
-    room.send(_gift(23, "ann", "rose", "Rose", 1, 501))  # 22 lost: a gap
-    room.wait_for("sync")
+    # The connection drops; the new one's state (held by the server) is from before the gift.
+    room.sockets[-1].close()
+    for _ in range(50):
+        if len(room.sockets) == 2:
+            break
+        page.wait_for_timeout(100)
     room.send(_state(20), _gift(21, "ann", "money-gun", "Money Gun", 1, 500, big=True),
-              _gift(23, "ann", "rose", "Rose", 1, 501))  # fmt: skip
-    # The first has played out (3.2 s); nothing queued behind it plays the same gift again.
-    page.wait_for_timeout(4_500)
-    assert page.evaluate("window.bigShown") == 1
+              _gift(22, "bob", "galaxy", "Galaxy", 1, 1500, big=True))  # fmt: skip
+    expect(page.locator(".big-gift")).to_contain_text("Galaxy", timeout=10_000)
+    page.wait_for_timeout(3_500)  # the Galaxy has played out: nothing was queued behind it
+    assert page.evaluate("window.bigShown") == 2

@@ -30,11 +30,11 @@ def test_each_script_says_what_it_takes(name):
 
 def test_scripts_are_called_by_name_not_position():
     keys, args = scripts.SEED.bind(
-        board="b", labels="l", seq_key="s", size=3, ttl=60, channel="", frame="{}", combo=1,
-        gifters=["m1", 5, "{}", "m2", 4, "{}"],
+        board="b", labels="l", combo_key="c", seq_key="s", step=2, combo_ttl=5, size=3, ttl=60,
+        channel="", frame="{}", gifters=["m1", 5, "{}", "m2", 4, "{}"],
     )  # fmt: skip
-    assert keys == ["b", "l", "s"]
-    assert args == [3, 60, "", "{}", 1, "m1", 5, "{}", "m2", 4, "{}"]
+    assert keys == ["b", "l", "c", "s"]
+    assert args == [2, 5, 3, 60, "", "{}", "m1", 5, "{}", "m2", 4, "{}"]
     with pytest.raises(TypeError, match="seed.lua takes"):
         scripts.SEED.bind(board="b", labels="l")
     with pytest.raises(TypeError, match="relabel.lua takes"):

@@ -226,28 +226,46 @@ def test_viewers_of_a_process_that_died_stop_counting(time_machine):
     assert realtime.viewers(room) == 2
 
 
-def test_a_broadcast_while_a_first_gift_builds_its_board_keeps_seq_order(room):
-    """A room's first gift reads the database (its gifters, to build the board; without Redis,
-    the ranking) between being counted and being sent. A broadcast from another thread
-    meanwhile (the coalesced viewer count, a chat line) must not reach the room ahead of a
-    lower seq: a viewer takes the later seq, asks for the state, and then drops the gift as
-    already seen (the state has no gift lines), so the gift was never shown."""
-    chat = threading.Thread(target=realtime.broadcast, args=(room.id, {"type": "chat"}))
-    reads = {"gifters": room.gifters, "ranking": room.ranking}
+def _during_first_read(room, action) -> threading.Thread:
+    """`action` runs on another thread during the room's first database read (a first
+    gift's gifters, to build the board; without Redis, its ranking), and is waited for half
+    a second: done by then, unless it waits for the gift."""
+    other = threading.Thread(target=action)
 
     def meanwhile(read):
         def wrapped():
-            if chat.ident is None:  # the first read only
-                chat.start()
-                chat.join(0.5)  # done at once, unless it waits for the gift
+            if other.ident is None:  # the first read only
+                other.start()
+                other.join(0.5)
             return read()
 
         return wrapped
 
-    room.gifters, room.ranking = meanwhile(reads["gifters"]), meanwhile(reads["ranking"])
+    room.gifters, room.ranking = meanwhile(room.gifters), meanwhile(room.ranking)
+    return other
+
+
+def test_a_broadcast_while_a_first_gift_builds_its_board_keeps_seq_order(room):
+    """A room's first gift reads the database between being counted and being sent. A
+    broadcast from another thread meanwhile (the coalesced viewer count, a chat line) must
+    not reach the room ahead of a lower seq: a viewer takes the later seq, asks for the state,
+    and then drops the gift as already seen (the state has no gift lines), so the gift was
+    never shown."""
+    chat = _during_first_read(room, lambda: realtime.broadcast(room.id, {"type": "chat"}))
     gift, _ = room.gift(1, "ann", 2)
     chat.join(5)
     frames = room.frames()
     assert sorted(frame["type"] for frame in frames) == ["chat", "gift"]
     assert [frame["seq"] for frame in frames] == [1, 2], frames
     assert gift in frames
+
+
+def test_two_sends_of_a_run_while_its_board_builds_keep_combo_and_seq_in_step(room):
+    """Two sends of one run reach a room whose board is being built: the frame with the
+    lower seq has the lower combo too, or a client's line for the run starts again (× 2, then
+    a new line × 1) instead of growing."""
+    second = _during_first_read(room, lambda: room.gift(1, "ann", 1))
+    room.gift(1, "ann", 1)
+    second.join(5)
+    frames = room.frames()
+    assert [(frame["seq"], frame["combo"]) for frame in frames] == [(1, 1), (2, 2)], frames
