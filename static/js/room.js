@@ -33,7 +33,7 @@
       case "state": return onState(f);
       case "chat": return addChat(f);
       case "gift":
-        if (!f.again) { animator.show(f); giftLine(f); }  // (again: shown before a sync)
+        if (!f.again) { animator.show(f); giftLine(f); }  // (again: shown before, gifts.js)
         return onRanking(f.ranking.top, f.ranking.coins);
       case "viewers": el.viewers.textContent = fmtInt.format(f.count); return;
       case "gift.ok": delete pending[f.key]; setBalance(f.balance); trayMessage(f.replayed ? "Already sent." : "Sent!"); return;
