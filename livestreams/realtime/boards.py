@@ -67,7 +67,7 @@ def broadcast_gift(stream_id: int, gift: dict, *, sender_id: int, slug: str, qua
     from the database, `ranking` the top and the total. On Redis, one script call counts
     combo and seq, updates the room's board, which answers with the top and total, and
     publishes the frame (see livestreams/lua/publish.lua); `gifters` is read only to rebuild
-    a board that is not all there, and then the rebuild's script takes the seq as it
+    a board that is not all there, and then the rebuild's script counts combo and seq as it
     publishes. Elsewhere (one process, no Redis) `ranking` is read each time, the seq and the
     send under broadcast's lock. Either way no other frame of the room can go out between
     this one's seq and its send. Returns the frame as sent, in a list as `broadcast` does.
