@@ -42,20 +42,26 @@ class FakeRoom:
         self.sockets.append(ws)
         ws.on_message(lambda message: self.heard.append(json.loads(message)))
 
-    def send(self, *frames: dict) -> None:
+    def until(self, what: str, done) -> None:
+        """Wait (5 s at most) until `done()`, letting the page run meanwhile."""
         for _ in range(50):
-            if self.sockets:
-                break
+            if done():
+                return
             self.page.wait_for_timeout(100)
+        raise AssertionError(f"{what} did not happen; the page sent {self.heard}")
+
+    def connections(self, count: int) -> None:
+        self.until(f"connection {count}", lambda: len(self.sockets) >= count)
+
+    def send(self, *frames: dict) -> None:
+        self.connections(1)
         for frame in frames:
             self.sockets[-1].send(json.dumps(frame))
 
     def wait_for(self, frame_type: str) -> None:
-        for _ in range(50):
-            if any(frame["type"] == frame_type for frame in self.heard):
-                return
-            self.page.wait_for_timeout(100)
-        raise AssertionError(f"the page sent no {frame_type}: {self.heard}")
+        self.until(
+            f"a {frame_type} frame", lambda: any(f["type"] == frame_type for f in self.heard)
+        )
 
 
 def test_frames_after_an_older_state_update_the_room_without_showing_gifts_twice(
@@ -113,10 +119,7 @@ def test_the_overlay_plays_a_big_gift_once_across_a_reconnect(live_server, open_
     expect(page.locator(".big-gift")).to_contain_text("Money Gun")
     # The connection drops; the new one's state (held by the server) is from before the gift.
     room.sockets[-1].close()
-    for _ in range(50):
-        if len(room.sockets) == 2:
-            break
-        page.wait_for_timeout(100)
+    room.connections(2)
     room.send(_state(20), _gift(21, "ann", "money-gun", "Money Gun", 1, 500, big=True),
               _gift(22, "bob", "galaxy", "Galaxy", 1, 1500, big=True))  # fmt: skip
     expect(page.locator(".big-gift")).to_contain_text("Galaxy", timeout=10_000)
